@@ -12,4 +12,6 @@
 pub mod clock;
 pub mod coupon;
 pub mod money;
+pub mod quote;
+pub mod refund;
 pub mod template;
