@@ -15,7 +15,11 @@ use couponflow_core::template::{Template, ValidTemplate, parse_json};
 const EXIT_BAD_INPUT: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "couponflow", version, about = "Couponflow: the coupon system (优惠券系统)")]
+#[command(
+    name = "couponflow",
+    version,
+    about = "Couponflow: the coupon system (优惠券系统)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -86,8 +90,9 @@ fn read_input(file: &str) -> anyhow::Result<String> {
 
 fn run_quote(file: &str, compact: bool) -> Result<(), Failure> {
     let text = read_input(file)?;
-    let document: QuoteDocument = parse_json(&text)
-        .map_err(|problems| Failure::BadInput(problems.list().iter().map(|p| p.to_string()).collect()))?;
+    let document: QuoteDocument = parse_json(&text).map_err(|problems| {
+        Failure::BadInput(problems.list().iter().map(|p| p.to_string()).collect())
+    })?;
     let (cart, coupons, now) = document.into_parts();
     let bad = |error: quote::QuoteError| Failure::BadInput(vec![error.to_string()]);
     let wallet = quote::wallet_from_inline(coupons).map_err(bad)?;
@@ -98,10 +103,13 @@ fn run_quote(file: &str, compact: bool) -> Result<(), Failure> {
 
 fn run_validate_template(file: &str) -> Result<(), Failure> {
     let text = read_input(file)?;
-    let problems_to_lines =
-        |problems: couponflow_core::template::Problems| problems.list().iter().map(|p| p.to_string()).collect();
-    let template: Template = parse_json(&text).map_err(|p| Failure::BadInput(problems_to_lines(p)))?;
-    let valid = ValidTemplate::new(template).map_err(|p| Failure::BadInput(problems_to_lines(p)))?;
+    let problems_to_lines = |problems: couponflow_core::template::Problems| {
+        problems.list().iter().map(|p| p.to_string()).collect()
+    };
+    let template: Template =
+        parse_json(&text).map_err(|p| Failure::BadInput(problems_to_lines(p)))?;
+    let valid =
+        ValidTemplate::new(template).map_err(|p| Failure::BadInput(problems_to_lines(p)))?;
     print_json(&valid, false)
 }
 

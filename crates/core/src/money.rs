@@ -261,10 +261,16 @@ mod tests {
             yuan.checked_add(usd),
             Err(MoneyError::CurrencyMismatch(..))
         ));
-        assert_eq!(Money::new(AMOUNT_MINOR_MAX + 1, Currency::CNY), Err(MoneyError::OutOfRange));
+        assert_eq!(
+            Money::new(AMOUNT_MINOR_MAX + 1, Currency::CNY),
+            Err(MoneyError::OutOfRange)
+        );
         assert_eq!(yuan.checked_add(yuan).unwrap().amount_minor(), 200);
         assert_eq!(yuan.to_string(), "1.00 CNY");
-        assert_eq!(Money::new(-1205, Currency::CNY).unwrap().to_string(), "-12.05 CNY");
+        assert_eq!(
+            Money::new(-1205, Currency::CNY).unwrap().to_string(),
+            "-12.05 CNY"
+        );
     }
 
     #[test]

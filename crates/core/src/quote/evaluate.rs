@@ -22,7 +22,10 @@ pub(super) struct CartState {
 impl CartState {
     pub fn initial(lines: &[CartLine], shipping_fee: i64) -> Self {
         CartState {
-            remaining: lines.iter().map(|l| l.amount() - l.promo_discount).collect(),
+            remaining: lines
+                .iter()
+                .map(|l| l.amount() - l.promo_discount)
+                .collect(),
             shipping_left: shipping_fee,
         }
     }
@@ -56,10 +59,19 @@ impl Value {
 /// Why a coupon's condition does not hold on the cart as it stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Refusal {
-    BelowThreshold { missing: i64 },
-    BelowQuantity { missing: i64 },
-    BelowBoth { missing_units: i64, missing_amount: i64 },
-    MinPayable { missing: i64 },
+    BelowThreshold {
+        missing: i64,
+    },
+    BelowQuantity {
+        missing: i64,
+    },
+    BelowBoth {
+        missing_units: i64,
+        missing_amount: i64,
+    },
+    MinPayable {
+        missing: i64,
+    },
     NoBenefit,
 }
 
@@ -189,9 +201,10 @@ impl<'w> Priced<'w> {
                 }
             }
             Benefit::Percent { tiers, cap } => {
-                let reached = tiers.iter().rev().find(|t| {
-                    i64::from(t.min_quantity) <= units && t.min_amount <= eligible
-                });
+                let reached = tiers
+                    .iter()
+                    .rev()
+                    .find(|t| i64::from(t.min_quantity) <= units && t.min_amount <= eligible);
                 let Some(tier) = reached else {
                     return Err(percent_shortfall(tiers, eligible, units));
                 };
@@ -241,7 +254,12 @@ impl<'w> Priced<'w> {
 
     /// Largest-remainder split over the touched lines, in proportion to
     /// what each had left when the coupon applied (§7.4).
-    fn proportional_shares(&self, state: &CartState, discount: i64, shares: &mut Vec<(usize, i64)>) {
+    fn proportional_shares(
+        &self,
+        state: &CartState,
+        discount: i64,
+        shares: &mut Vec<(usize, i64)>,
+    ) {
         if discount == 0 {
             return;
         }
@@ -345,11 +363,7 @@ fn below(first_tier: Option<i64>, eligible: i64) -> Refusal {
 }
 
 /// What the first percent tier still lacks, in units, amount or both.
-fn percent_shortfall(
-    tiers: &[crate::template::PercentTier],
-    eligible: i64,
-    units: i64,
-) -> Refusal {
+fn percent_shortfall(tiers: &[crate::template::PercentTier], eligible: i64, units: i64) -> Refusal {
     let Some(first) = tiers.first() else {
         return Refusal::NoBenefit;
     };

@@ -154,7 +154,10 @@ impl Cart {
             }
             let amount = i128::from(line.unit_price) * i128::from(line.quantity);
             if amount > i128::from(AMOUNT_MINOR_MAX) {
-                return Err(bad(field("quantity"), "unit_price * quantity exceeds 10^15"));
+                return Err(bad(
+                    field("quantity"),
+                    "unit_price * quantity exceeds 10^15",
+                ));
             }
             if line.promo_discount < 0 || i128::from(line.promo_discount) > amount {
                 return Err(bad(

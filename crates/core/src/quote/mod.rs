@@ -26,9 +26,7 @@ pub use input::{
     CART_LINES_MAX, Cart, CartLine, InlineCoupon, LINE_QUANTITY_MAX, QuoteDocument, QuoteUser,
     Select, WALLET_COUPONS_MAX,
 };
-pub use output::{
-    Cashback, CouponCost, CouponResult, Quote, QuoteLine, Reason, ReasonCode, Share,
-};
+pub use output::{Cashback, CouponCost, CouponResult, Quote, QuoteLine, Reason, ReasonCode, Share};
 pub use search::SEARCH_EVALUATIONS_MAX;
 
 /// A coupon of the user's wallet, as the engine sees it.
@@ -88,7 +86,11 @@ pub fn wallet_from_inline(coupons: Vec<InlineCoupon>) -> Result<Vec<WalletCoupon
 }
 
 /// Prices `cart` against `wallet` at `now` (§7.1 → §7.5).
-pub fn quote(cart: &Cart, wallet: &[WalletCoupon], now: DateTime<Utc>) -> Result<Quote, QuoteError> {
+pub fn quote(
+    cart: &Cart,
+    wallet: &[WalletCoupon],
+    now: DateTime<Utc>,
+) -> Result<Quote, QuoteError> {
     cart.check()?;
     check_wallet(wallet)?;
     let groups: Vec<String> = wallet
@@ -175,7 +177,12 @@ impl<'w> Entry<'w> {
 
 /// The checks of §7.2 that come before the benefit's condition, in order;
 /// every one that fails is listed.
-fn gate_reasons(coupon: &WalletCoupon, cart: &Cart, priced: &Priced<'_>, now: DateTime<Utc>) -> Vec<Reason> {
+fn gate_reasons(
+    coupon: &WalletCoupon,
+    cart: &Cart,
+    priced: &Priced<'_>,
+    now: DateTime<Utc>,
+) -> Vec<Reason> {
     let template = coupon.template.get();
     if !template.benefit.is_for_checkout() {
         return vec![Reason::new(ReasonCode::NotForCheckout)];
@@ -229,7 +236,12 @@ fn refusal_reasons(refusal: Refusal) -> Vec<Reason> {
 }
 
 /// `select: "best"`: the entries of the best set, in application order.
-fn best(cart: &Cart, entries: &[Entry<'_>], initial: &CartState, group_count: usize) -> (Vec<usize>, bool) {
+fn best(
+    cart: &Cart,
+    entries: &[Entry<'_>],
+    initial: &CartState,
+    group_count: usize,
+) -> (Vec<usize>, bool) {
     // Coupons of one template in one group are interchangeable but for
     // validity and id: keep the one the tie-breaks prefer (expires first,
     // then smallest id), so the search never branches on copies.
@@ -273,7 +285,12 @@ fn best(cart: &Cart, entries: &[Entry<'_>], initial: &CartState, group_count: us
 
 /// An explicit selection: allowed by stacking and each coupon applicable in
 /// its turn, or an error naming the first coupon that cannot join.
-fn chosen_by_user(cart: &Cart, entries: &[Entry<'_>], initial: &CartState, ids: &[String]) -> Result<Vec<usize>, QuoteError> {
+fn chosen_by_user(
+    cart: &Cart,
+    entries: &[Entry<'_>],
+    initial: &CartState,
+    ids: &[String],
+) -> Result<Vec<usize>, QuoteError> {
     let mut chosen = Vec::with_capacity(ids.len());
     for (position, id) in ids.iter().enumerate() {
         let index = entries
@@ -333,7 +350,10 @@ fn assemble(cart: &Cart, entries: &[Entry<'_>], initial: &CartState, chosen: &[u
         let entry = &entries[index];
         let id = &entry.coupon.id;
         // The selection was proven applicable in this order.
-        let Ok(value) = entry.priced.evaluate(&cart.lines, &state, Some(&mut shares)) else {
+        let Ok(value) = entry
+            .priced
+            .evaluate(&cart.lines, &state, Some(&mut shares))
+        else {
             debug_assert!(false, "a chosen coupon no longer applies");
             continue;
         };
@@ -352,7 +372,11 @@ fn assemble(cart: &Cart, entries: &[Entry<'_>], initial: &CartState, chosen: &[u
                 to: *to,
             });
         }
-        costs.push(cost_split(id, &entry.coupon.template.get().issuer, value.total()));
+        costs.push(cost_split(
+            id,
+            &entry.coupon.template.get().issuer,
+            value.total(),
+        ));
     }
 
     let lines: Vec<QuoteLine> = cart
@@ -378,8 +402,12 @@ fn assemble(cart: &Cart, entries: &[Entry<'_>], initial: &CartState, chosen: &[u
         coupon_discount,
         shipping_fee: cart.shipping_fee,
         shipping_discount,
-        payable: subtotal - promo_discount - coupon_discount + cart.shipping_fee - shipping_discount,
-        selected: chosen.iter().map(|&i| entries[i].coupon.id.clone()).collect(),
+        payable: subtotal - promo_discount - coupon_discount + cart.shipping_fee
+            - shipping_discount,
+        selected: chosen
+            .iter()
+            .map(|&i| entries[i].coupon.id.clone())
+            .collect(),
         lines,
         coupons: coupon_results(entries, chosen),
         costs,
@@ -432,7 +460,9 @@ fn coupon_results(entries: &[Entry<'_>], chosen: &[usize]) -> Vec<CouponResult> 
                 Ok(value) => {
                     let joins = chosen.is_empty()
                         || chosen.contains(&index)
-                        || (entry.stackable && !selection_alone && !groups_taken.contains(&entry.group));
+                        || (entry.stackable
+                            && !selection_alone
+                            && !groups_taken.contains(&entry.group));
                     let reasons = if joins {
                         Vec::new()
                     } else {

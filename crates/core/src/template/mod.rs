@@ -15,9 +15,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use benefit::{
-    BalanceKind, Benefit, CashbackTier, PercentTier, ThresholdTier,
-};
+pub use benefit::{BalanceKind, Benefit, CashbackTier, PercentTier, ThresholdTier};
 pub use validate::{Problem, Problems};
 
 /// A whole template on the wire (§4.0).
