@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use couponflow_core::coupon::CouponState;
-use couponflow_core::quote::{self, Cart, CartLine, Quote, QuoteError, QuoteUser, Select, WalletCoupon};
+use couponflow_core::quote::{
+    self, Cart, CartLine, Quote, QuoteError, QuoteUser, Select, WalletCoupon,
+};
 use couponflow_core::template::{Template, ValidTemplate};
 
 pub fn at(text: &str) -> DateTime<Utc> {
@@ -95,7 +97,9 @@ pub fn choose(cart: &Cart, wallet: &[WalletCoupon], ids: &[&str]) -> Result<Quot
 
 /// Everything a set of coupons is worth: line and shipping discounts plus cashback.
 pub fn total_benefit(quote: &Quote) -> i64 {
-    quote.coupon_discount + quote.shipping_discount + quote.cashback.iter().map(|c| c.amount).sum::<i64>()
+    quote.coupon_discount
+        + quote.shipping_discount
+        + quote.cashback.iter().map(|c| c.amount).sum::<i64>()
 }
 
 pub fn result<'q>(quote: &'q Quote, id: &str) -> &'q quote::CouponResult {
@@ -110,6 +114,12 @@ pub fn shares_of(quote: &Quote, coupon: &str) -> Vec<i64> {
     quote
         .lines
         .iter()
-        .map(|l| l.shares.iter().filter(|s| s.coupon == coupon).map(|s| s.amount).sum())
+        .map(|l| {
+            l.shares
+                .iter()
+                .filter(|s| s.coupon == coupon)
+                .map(|s| s.amount)
+                .sum()
+        })
         .collect()
 }
