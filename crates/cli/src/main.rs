@@ -8,7 +8,7 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 
 use couponflow_core::quote::{self, QuoteDocument};
-use couponflow_core::template::{Template, ValidTemplate, parse_json};
+use couponflow_core::template::{Problems, Template, ValidTemplate, parse_json};
 
 /// Exit status for input that cannot be used: bad JSON, a bad template, an
 /// impossible selection.
@@ -76,40 +76,48 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-fn read_input(file: &str) -> anyhow::Result<String> {
+/// Reads the whole input; text that is not UTF-8 is bad input (exit 2),
+/// an unreadable file is another failure.
+fn read_input(file: &str) -> Result<String, Failure> {
+    let mut bytes = Vec::new();
     if file == "-" {
-        let mut text = String::new();
         std::io::stdin()
-            .read_to_string(&mut text)
+            .read_to_end(&mut bytes)
             .context("reading standard input")?;
-        Ok(text)
     } else {
-        std::fs::read_to_string(file).with_context(|| format!("reading {file}"))
+        bytes = std::fs::read(file).with_context(|| format!("reading {file}"))?;
     }
+    String::from_utf8(bytes).map_err(|error| {
+        Failure::BadInput(vec![format!(
+            "the input is not valid UTF-8 (at byte {})",
+            error.utf8_error().valid_up_to()
+        )])
+    })
+}
+
+fn problem_lines(problems: &Problems) -> Vec<String> {
+    problems.list().iter().map(|p| p.to_string()).collect()
 }
 
 fn run_quote(file: &str, compact: bool) -> Result<(), Failure> {
     let text = read_input(file)?;
-    let document: QuoteDocument = parse_json(&text).map_err(|problems| {
-        Failure::BadInput(problems.list().iter().map(|p| p.to_string()).collect())
-    })?;
+    let document: QuoteDocument =
+        parse_json(&text).map_err(|problems| Failure::BadInput(problem_lines(&problems)))?;
     let (cart, coupons, now) = document.into_parts();
-    let bad = |error: quote::QuoteError| Failure::BadInput(vec![error.to_string()]);
-    let wallet = quote::wallet_from_inline(coupons).map_err(bad)?;
+    let wallet = quote::wallet_from_inline(coupons)
+        .map_err(|problems| Failure::BadInput(problem_lines(&problems)))?;
     let now = now.unwrap_or_else(Utc::now);
-    let answer = quote::quote(&cart, &wallet, now).map_err(bad)?;
+    let answer = quote::quote(&cart, &wallet, now)
+        .map_err(|error| Failure::BadInput(vec![error.to_string()]))?;
     print_json(&answer, compact)
 }
 
 fn run_validate_template(file: &str) -> Result<(), Failure> {
     let text = read_input(file)?;
-    let problems_to_lines = |problems: couponflow_core::template::Problems| {
-        problems.list().iter().map(|p| p.to_string()).collect()
-    };
     let template: Template =
-        parse_json(&text).map_err(|p| Failure::BadInput(problems_to_lines(p)))?;
-    let valid =
-        ValidTemplate::new(template).map_err(|p| Failure::BadInput(problems_to_lines(p)))?;
+        parse_json(&text).map_err(|problems| Failure::BadInput(problem_lines(&problems)))?;
+    let valid = ValidTemplate::new(template)
+        .map_err(|problems| Failure::BadInput(problem_lines(&problems)))?;
     print_json(&valid, false)
 }
 

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 
 use crate::coupon::CouponState;
 use crate::money::apply_bp_half_up;
-use crate::template::{Benefit, Issuer, ValidTemplate};
+use crate::template::{Benefit, Issuer, Problems, ValidTemplate};
 
 use evaluate::{CartState, Priced, Refusal, Value};
 pub use input::{
@@ -59,30 +59,34 @@ fn missing_text(reason: &Reason) -> String {
 }
 
 /// Turns the `quote` document's inline coupons into wallet coupons,
-/// validating each template; problems name `coupons[i].template.<field>`.
-pub fn wallet_from_inline(coupons: Vec<InlineCoupon>) -> Result<Vec<WalletCoupon>, QuoteError> {
-    coupons
-        .into_iter()
-        .enumerate()
-        .map(|(index, coupon)| {
-            let template = ValidTemplate::new(coupon.template).map_err(|problems| {
-                let problems = problems.within(&format!("coupons[{index}].template"));
-                let first = problems.list().first().cloned();
-                QuoteError::BadInput {
-                    field: first.as_ref().map(|p| p.field.clone()).unwrap_or_default(),
-                    reason: first.map(|p| p.reason).unwrap_or_default(),
-                }
-            })?;
-            Ok(WalletCoupon {
+/// validating each template; every problem of every template is listed,
+/// each naming `coupons[i].template.<field>`.
+pub fn wallet_from_inline(coupons: Vec<InlineCoupon>) -> Result<Vec<WalletCoupon>, Problems> {
+    let mut wallet = Vec::with_capacity(coupons.len());
+    let mut problems: Option<Problems> = None;
+    for (index, coupon) in coupons.into_iter().enumerate() {
+        match ValidTemplate::new(coupon.template) {
+            Ok(template) => wallet.push(WalletCoupon {
                 id: coupon.id,
                 template: Arc::new(template),
                 valid_from: coupon.valid_from,
                 valid_until: coupon.valid_until,
                 state: coupon.state,
                 locked_by: coupon.locked_by,
-            })
-        })
-        .collect()
+            }),
+            Err(found) => {
+                let found = found.within(&format!("coupons[{index}].template"));
+                problems = Some(match problems {
+                    None => found,
+                    Some(earlier) => earlier.merge(found),
+                });
+            }
+        }
+    }
+    match problems {
+        None => Ok(wallet),
+        Some(problems) => Err(problems),
+    }
 }
 
 /// Prices `cart` against `wallet` at `now` (§7.1 → §7.5).

@@ -338,11 +338,22 @@ impl ValidTemplate {
 /// of the field that failed (`benefit.tiers[1].off`).
 pub fn parse_json<'de, T: Deserialize<'de>>(text: &'de str) -> Result<T, Problems> {
     let deserializer = &mut serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let field = if path == "." { String::new() } else { path };
+    let value: T = serde_path_to_error::deserialize(&mut *deserializer).map_err(|error| {
+        // A path segment serde could not name (inside a value cut short) is
+        // shown as `?`: leave it out rather than print it.
+        let path = error.path().to_string().replace(".?", "");
+        let field = if path == "." || path == "?" {
+            String::new()
+        } else {
+            path
+        };
         Problems::single(field, error.into_inner().to_string())
-    })
+    })?;
+    // Text after the document is as wrong as a document cut short.
+    deserializer
+        .end()
+        .map_err(|error| Problems::single("", error.to_string()))?;
+    Ok(value)
 }
 
 fn default_priority() -> i32 {

@@ -64,6 +64,12 @@ impl Problems {
         &self.0
     }
 
+    /// Both lists, this one first.
+    pub fn merge(mut self, other: Problems) -> Self {
+        self.0.extend(other.0);
+        self
+    }
+
     /// Puts `prefix` in front of every field, for templates nested in a
     /// larger document (`coupons[3].template`).
     pub fn within(self, prefix: &str) -> Self {
