@@ -6,7 +6,7 @@
 //! coupons already reduced never gives more than it would have given before.
 //! The `best` search relies on that for its bound.
 
-use crate::money::{BP_PER_UNIT, round_half_up_div, split_largest_remainder};
+use crate::money::{BP_PER_UNIT, round_half_up_div};
 use crate::template::{Benefit, ScopeSet, ValidTemplate};
 
 use super::input::CartLine;
@@ -88,7 +88,7 @@ pub(super) struct Priced<'w> {
 
 impl<'w> Priced<'w> {
     pub fn new(template: &'w ValidTemplate, cart: &[CartLine]) -> Self {
-        let stacking = template.stacking();
+        let with_promotions = template.get().stacking.as_ref().is_none_or(|s| s.with_promotions);
         let issuer_shop = template.get().issuer.shop();
         let scope = &template.get().scope;
         let add_on_sku = match template.benefit() {
@@ -102,7 +102,7 @@ impl<'w> Priced<'w> {
                 matches(&scope.include, line)
                     && !matches(&scope.exclude, line)
                     && issuer_shop.is_none_or(|shop| line.shop.as_deref() == Some(shop))
-                    && (stacking.with_promotions || line.promo_discount == 0)
+                    && (with_promotions || line.promo_discount == 0)
                     && add_on_sku != Some(line.sku.as_str())
             })
             .map(|(index, _)| index)
@@ -254,24 +254,9 @@ impl<'w> Priced<'w> {
 
     /// Largest-remainder split over the touched lines, in proportion to
     /// what each had left when the coupon applied (§7.4).
-    fn proportional_shares(
-        &self,
-        state: &CartState,
-        discount: i64,
-        shares: &mut Vec<(usize, i64)>,
-    ) {
-        if discount == 0 {
-            return;
-        }
-        let touched: Vec<usize> = self
-            .lines
-            .iter()
-            .copied()
-            .filter(|&line| state.remaining[line] > 0)
-            .collect();
-        let weights: Vec<i64> = touched.iter().map(|&line| state.remaining[line]).collect();
-        let parts = split_largest_remainder(discount, &weights);
-        shares.extend(touched.into_iter().zip(parts).filter(|(_, part)| *part > 0));
+    fn proportional_shares(&self, state: &CartState, discount: i64, shares: &mut Vec<(usize, i64)>) {
+        let touched = self.lines.iter().copied().filter(|&line| state.remaining[line] > 0);
+        split_into(discount, touched.map(|line| (line, state.remaining[line])), shares);
     }
 
     /// 特价券: the most expensive eligible units (ties: earlier line), up to
@@ -394,4 +379,32 @@ fn matches(set: &ScopeSet, line: &CartLine) -> bool {
         || has(&set.shops, line.shop.as_ref())
         || line.categories.iter().any(|c| set.categories.contains(c))
         || line.venues.iter().any(|v| set.venues.contains(v))
+}
+
+/// [`crate::money::split_largest_remainder`] written straight into `shares`
+/// (line, amount), without the intermediate lists: this runs once per step
+/// of the `best` search. Zero shares are left out.
+fn split_into(total: i64, weights: impl Iterator<Item = (usize, i64)> + Clone, shares: &mut Vec<(usize, i64)>) {
+    let weight_sum: i128 = weights.clone().map(|(_, w)| i128::from(w)).sum();
+    if total == 0 || weight_sum == 0 {
+        return;
+    }
+    let mut remainders: Vec<(i128, usize)> = Vec::new();
+    let mut assigned: i128 = 0;
+    for (line, weight) in weights {
+        let exact = i128::from(total) * i128::from(weight);
+        let floor = exact / weight_sum; // both non-negative: rounds down
+        assigned += floor;
+        remainders.push((exact % weight_sum, shares.len()));
+        shares.push((line, floor as i64));
+    }
+    let leftover = (i128::from(total) - assigned) as usize; // fewer than the lines
+    if leftover > 0 {
+        // Largest remainder first; equal remainders to the earlier line.
+        remainders.select_nth_unstable_by(leftover - 1, |a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        for &(_, position) in &remainders[..leftover] {
+            shares[position].1 += 1;
+        }
+    }
+    shares.retain(|(_, amount)| *amount > 0);
 }

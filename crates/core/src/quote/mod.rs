@@ -97,17 +97,22 @@ pub fn quote(
 ) -> Result<Quote, QuoteError> {
     cart.check()?;
     check_wallet(wallet)?;
-    let groups: Vec<String> = wallet
+    let group_names: Vec<String> = wallet.iter().map(|c| c.template.stacking_group()).collect();
+    let groups: Vec<&str> = group_names
         .iter()
-        .map(|c| c.template.stacking_group())
+        .map(String::as_str)
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    let initial = CartState::initial(&cart.lines, cart.shipping_fee);
     let entries: Vec<Entry<'_>> = wallet
         .iter()
-        .map(|coupon| Entry::new(coupon, cart, &groups, now))
+        .zip(&group_names)
+        .map(|(coupon, group)| {
+            let group = groups.binary_search(&group.as_str()).unwrap_or(0);
+            Entry::new(coupon, cart, &initial, group, now)
+        })
         .collect();
-    let initial = CartState::initial(&cart.lines, cart.shipping_fee);
 
     let (chosen, truncated) = match &cart.select {
         Select::Best => best(cart, &entries, &initial, groups.len()),
@@ -149,16 +154,20 @@ struct Entry<'w> {
 }
 
 impl<'w> Entry<'w> {
-    fn new(coupon: &'w WalletCoupon, cart: &Cart, groups: &[String], now: DateTime<Utc>) -> Self {
+    fn new(
+        coupon: &'w WalletCoupon,
+        cart: &Cart,
+        initial: &CartState,
+        group: usize,
+        now: DateTime<Utc>,
+    ) -> Self {
         let template = coupon.template.as_ref();
-        let stacking = template.stacking();
-        let group_name = template.stacking_group();
+        let stacking = template.get().stacking.as_ref();
         let priced = Priced::new(template, &cart.lines);
-        let initial = CartState::initial(&cart.lines, cart.shipping_fee);
         let gates = gate_reasons(coupon, cart, &priced, now);
         let alone = if gates.is_empty() {
             priced
-                .evaluate(&cart.lines, &initial, None)
+                .evaluate(&cart.lines, initial, None)
                 .map_err(refusal_reasons)
         } else {
             Err(gates)
@@ -166,9 +175,9 @@ impl<'w> Entry<'w> {
         Entry {
             coupon,
             priced,
-            group: groups.binary_search(&group_name).unwrap_or(0),
-            priority: stacking.priority,
-            stackable: stacking.stackable,
+            group,
+            priority: stacking.map_or(100, |s| s.priority),
+            stackable: stacking.is_some_and(|s| s.stackable),
             alone,
         }
     }
@@ -249,12 +258,13 @@ fn best(
     // Coupons of one template in one group are interchangeable but for
     // validity and id: keep the one the tie-breaks prefer (expires first,
     // then smallest id), so the search never branches on copies.
-    let mut kept: HashMap<(usize, i32, &ValidTemplate), usize> = HashMap::new();
+    // Copies share one template (`Arc`), so the pointer identifies it.
+    let mut kept: HashMap<(usize, i32, *const ValidTemplate), usize> = HashMap::new();
     for (index, entry) in entries.iter().enumerate() {
         if entry.alone.is_err() {
             continue;
         }
-        let key = (entry.group, entry.priority, entry.coupon.template.as_ref());
+        let key = (entry.group, entry.priority, Arc::as_ptr(&entry.coupon.template));
         kept.entry(key)
             .and_modify(|current| {
                 let held = entries[*current].coupon;
