@@ -88,7 +88,11 @@ pub(super) struct Priced<'w> {
 
 impl<'w> Priced<'w> {
     pub fn new(template: &'w ValidTemplate, cart: &[CartLine]) -> Self {
-        let with_promotions = template.get().stacking.as_ref().is_none_or(|s| s.with_promotions);
+        let with_promotions = template
+            .get()
+            .stacking
+            .as_ref()
+            .is_none_or(|s| s.with_promotions);
         let issuer_shop = template.get().issuer.shop();
         let scope = &template.get().scope;
         let add_on_sku = match template.benefit() {
@@ -254,9 +258,22 @@ impl<'w> Priced<'w> {
 
     /// Largest-remainder split over the touched lines, in proportion to
     /// what each had left when the coupon applied (§7.4).
-    fn proportional_shares(&self, state: &CartState, discount: i64, shares: &mut Vec<(usize, i64)>) {
-        let touched = self.lines.iter().copied().filter(|&line| state.remaining[line] > 0);
-        split_into(discount, touched.map(|line| (line, state.remaining[line])), shares);
+    fn proportional_shares(
+        &self,
+        state: &CartState,
+        discount: i64,
+        shares: &mut Vec<(usize, i64)>,
+    ) {
+        let touched = self
+            .lines
+            .iter()
+            .copied()
+            .filter(|&line| state.remaining[line] > 0);
+        split_into(
+            discount,
+            touched.map(|line| (line, state.remaining[line])),
+            shares,
+        );
     }
 
     /// 特价券: the most expensive eligible units (ties: earlier line), up to
@@ -384,7 +401,11 @@ fn matches(set: &ScopeSet, line: &CartLine) -> bool {
 /// [`crate::money::split_largest_remainder`] written straight into `shares`
 /// (line, amount), without the intermediate lists: this runs once per step
 /// of the `best` search. Zero shares are left out.
-fn split_into(total: i64, weights: impl Iterator<Item = (usize, i64)> + Clone, shares: &mut Vec<(usize, i64)>) {
+fn split_into(
+    total: i64,
+    weights: impl Iterator<Item = (usize, i64)> + Clone,
+    shares: &mut Vec<(usize, i64)>,
+) {
     let weight_sum: i128 = weights.clone().map(|(_, w)| i128::from(w)).sum();
     if total == 0 || weight_sum == 0 {
         return;

@@ -264,7 +264,11 @@ fn best(
         if entry.alone.is_err() {
             continue;
         }
-        let key = (entry.group, entry.priority, Arc::as_ptr(&entry.coupon.template));
+        let key = (
+            entry.group,
+            entry.priority,
+            Arc::as_ptr(&entry.coupon.template),
+        );
         kept.entry(key)
             .and_modify(|current| {
                 let held = entries[*current].coupon;
