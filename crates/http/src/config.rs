@@ -1,0 +1,321 @@
+//! Server settings: defaults, then an optional TOML file, then `COUPONFLOW_*`
+//! environment variables, each later source overriding the earlier one.
+//!
+//! The environment is passed in as a map so tests never touch the process
+//! environment. Unknown keys in the file are refused (a misspelt setting
+//! silently ignored is worse than a start that fails), and every number is
+//! checked against its limit before the server starts.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::auth::is_api_key_format;
+
+pub const LISTEN_DEFAULT: &str = "127.0.0.1:8080";
+pub const DATABASE_URL_DEFAULT: &str = "sqlite://couponflow.db";
+pub const BODY_LIMIT_BYTES_DEFAULT: usize = 1024 * 1024;
+pub const BODY_LIMIT_BYTES_MAX: usize = 64 * 1024 * 1024;
+pub const REQUEST_TIMEOUT_SECS_DEFAULT: u64 = 30;
+pub const REQUEST_TIMEOUT_SECS_MAX: u64 = 600;
+pub const SHUTDOWN_DRAIN_SECS_DEFAULT: u64 = 30;
+pub const SHUTDOWN_DRAIN_SECS_MAX: u64 = 600;
+/// ¥100,000.00 in fen: templates whose budget is above this also need finance's review.
+pub const FINANCE_REVIEW_THRESHOLD_MINOR_DEFAULT: i64 = 10_000_000;
+pub const TIME_ZONE_DEFAULT: &str = "Asia/Shanghai";
+const TIME_ZONE_CHARS_MAX: usize = 64;
+
+/// A setting that must not appear in logs. `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<hidden>)")
+    }
+}
+
+/// Everything `couponflow serve` can be told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub body_limit_bytes: usize,
+    pub request_timeout_secs: u64,
+    /// How long open connections may finish after a shutdown signal.
+    pub shutdown_drain_secs: u64,
+    /// The HMAC secret shared with the mall for user tokens; `None` = demo mode.
+    pub user_token_secret: Option<Secret>,
+    /// The first admin key; generated and printed once when absent.
+    pub bootstrap_admin_key: Option<Secret>,
+    pub finance_review_threshold_minor: i64,
+    /// The IANA time zone the console shows times in.
+    pub time_zone: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: DATABASE_URL_DEFAULT.to_owned(),
+            body_limit_bytes: BODY_LIMIT_BYTES_DEFAULT,
+            request_timeout_secs: REQUEST_TIMEOUT_SECS_DEFAULT,
+            shutdown_drain_secs: SHUTDOWN_DRAIN_SECS_DEFAULT,
+            user_token_secret: None,
+            bootstrap_admin_key: None,
+            finance_review_threshold_minor: FINANCE_REVIEW_THRESHOLD_MINOR_DEFAULT,
+            time_zone: TIME_ZONE_DEFAULT.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("the config file {path} is not valid: {reason}")]
+    File { path: String, reason: String },
+    #[error("environment variable {variable} is not valid: {reason}")]
+    Env { variable: String, reason: String },
+    #[error("setting {setting} is not valid: {reason}")]
+    Invalid {
+        setting: &'static str,
+        reason: String,
+    },
+}
+
+/// The file's shape: every key optional, unknown keys refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    database_url: Option<String>,
+    body_limit_bytes: Option<usize>,
+    request_timeout_secs: Option<u64>,
+    shutdown_drain_secs: Option<u64>,
+    user_token_secret: Option<String>,
+    bootstrap_admin_key: Option<String>,
+    finance_review_threshold_minor: Option<i64>,
+    time_zone: Option<String>,
+}
+
+impl ServerConfig {
+    /// Defaults, then `file` if given, then `env`; then every limit is checked.
+    pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let mut config = ServerConfig::default();
+        if let Some(path) = file {
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+                path: shown.clone(),
+                reason: error.to_string(),
+            })?;
+            config
+                .apply_toml(&text)
+                .map_err(|reason| ConfigError::File {
+                    path: shown,
+                    reason,
+                })?;
+        }
+        config.apply_env(env)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// [`ServerConfig::load`] with the process environment.
+    pub fn load_from_process(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        ServerConfig::load(file, &env)
+    }
+
+    fn apply_toml(&mut self, text: &str) -> Result<(), String> {
+        let file: FileSettings = toml::from_str(text).map_err(|error| error.to_string())?;
+        if let Some(listen) = file.listen {
+            self.listen = parse_listen(&listen)?;
+        }
+        set(&mut self.database_url, file.database_url);
+        set(&mut self.body_limit_bytes, file.body_limit_bytes);
+        set(&mut self.request_timeout_secs, file.request_timeout_secs);
+        set(&mut self.shutdown_drain_secs, file.shutdown_drain_secs);
+        set_secret(&mut self.user_token_secret, file.user_token_secret);
+        set_secret(&mut self.bootstrap_admin_key, file.bootstrap_admin_key);
+        set(
+            &mut self.finance_review_threshold_minor,
+            file.finance_review_threshold_minor,
+        );
+        set(&mut self.time_zone, file.time_zone);
+        Ok(())
+    }
+
+    fn apply_env(&mut self, env: &HashMap<String, String>) -> Result<(), ConfigError> {
+        let reader = EnvReader(env);
+        if let Some(listen) = reader.parsed("COUPONFLOW_LISTEN", parse_listen)? {
+            self.listen = listen;
+        }
+        set(
+            &mut self.database_url,
+            reader.text("COUPONFLOW_DATABASE_URL"),
+        );
+        set(
+            &mut self.body_limit_bytes,
+            reader.number("COUPONFLOW_BODY_LIMIT_BYTES")?,
+        );
+        set(
+            &mut self.request_timeout_secs,
+            reader.number("COUPONFLOW_REQUEST_TIMEOUT_SECS")?,
+        );
+        set(
+            &mut self.shutdown_drain_secs,
+            reader.number("COUPONFLOW_SHUTDOWN_DRAIN_SECS")?,
+        );
+        set_secret(
+            &mut self.user_token_secret,
+            reader.text("COUPONFLOW_USER_TOKEN_SECRET"),
+        );
+        set_secret(
+            &mut self.bootstrap_admin_key,
+            reader.text("COUPONFLOW_BOOTSTRAP_ADMIN_KEY"),
+        );
+        set(
+            &mut self.finance_review_threshold_minor,
+            reader.number("COUPONFLOW_FINANCE_REVIEW_THRESHOLD_MINOR")?,
+        );
+        set(&mut self.time_zone, reader.text("COUPONFLOW_TIME_ZONE"));
+        Ok(())
+    }
+
+    /// Checks every setting against its limit.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |setting, reason: &str| {
+            Err(ConfigError::Invalid {
+                setting,
+                reason: reason.to_owned(),
+            })
+        };
+        if self.database_url.trim().is_empty() {
+            return invalid("database_url", "must not be empty");
+        }
+        if !(1..=BODY_LIMIT_BYTES_MAX).contains(&self.body_limit_bytes) {
+            return invalid(
+                "body_limit_bytes",
+                "must be between 1 and 67108864 (64 MiB)",
+            );
+        }
+        if !(1..=REQUEST_TIMEOUT_SECS_MAX).contains(&self.request_timeout_secs) {
+            return invalid("request_timeout_secs", "must be between 1 and 600");
+        }
+        if self.shutdown_drain_secs > SHUTDOWN_DRAIN_SECS_MAX {
+            return invalid("shutdown_drain_secs", "must be at most 600");
+        }
+        if self.finance_review_threshold_minor < 0 {
+            return invalid("finance_review_threshold_minor", "must not be negative");
+        }
+        self.validate_secrets()?;
+        validate_time_zone(&self.time_zone)
+    }
+
+    fn validate_secrets(&self) -> Result<(), ConfigError> {
+        let too_short = self
+            .user_token_secret
+            .as_ref()
+            .is_some_and(|secret| secret.expose().len() < crate::auth::USER_TOKEN_SECRET_BYTES_MIN);
+        if too_short {
+            return Err(ConfigError::Invalid {
+                setting: "user_token_secret",
+                reason: "must be at least 32 bytes long".to_owned(),
+            });
+        }
+        let bad_key = self
+            .bootstrap_admin_key
+            .as_ref()
+            .is_some_and(|key| !is_api_key_format(key.expose()));
+        if bad_key {
+            return Err(ConfigError::Invalid {
+                setting: "bootstrap_admin_key",
+                reason: "must be `cf_` followed by 32 lowercase letters or digits".to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Without a time zone database here, check the shape of an IANA name.
+fn validate_time_zone(name: &str) -> Result<(), ConfigError> {
+    let shaped = !name.is_empty()
+        && name.len() <= TIME_ZONE_CHARS_MAX
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'));
+    if shaped {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid {
+        setting: "time_zone",
+        reason: format!("`{name}` is not an IANA time zone name such as {TIME_ZONE_DEFAULT}"),
+    })
+}
+
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    text.parse()
+        .map_err(|_| format!("listen address `{text}` is not HOST:PORT, e.g. {LISTEN_DEFAULT}"))
+}
+
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *slot = value;
+    }
+}
+
+fn set_secret(slot: &mut Option<Secret>, value: Option<String>) {
+    if let Some(value) = value {
+        *slot = Some(Secret(value));
+    }
+}
+
+struct EnvReader<'a>(&'a HashMap<String, String>);
+
+impl EnvReader<'_> {
+    /// An empty variable counts as unset, as shells make those easily.
+    fn text(&self, variable: &str) -> Option<String> {
+        self.0
+            .get(variable)
+            .filter(|value| !value.is_empty())
+            .cloned()
+    }
+
+    fn parsed<T>(
+        &self,
+        variable: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(text) = self.text(variable) else {
+            return Ok(None);
+        };
+        parse(text.trim())
+            .map(Some)
+            .map_err(|reason| ConfigError::Env {
+                variable: variable.to_owned(),
+                reason,
+            })
+    }
+
+    fn number<T: std::str::FromStr>(&self, variable: &str) -> Result<Option<T>, ConfigError> {
+        self.parsed(variable, |text| {
+            text.parse()
+                .map_err(|_| format!("`{text}` is not a whole number"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

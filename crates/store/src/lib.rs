@@ -1,0 +1,206 @@
+//! Couponflow's storage: the two databases behind one interface.
+//!
+//! Both back ends are reached through sqlx's `Any` driver with one query
+//! text (`$1` placeholders, `RETURNING`, `ON CONFLICT`, times as epoch
+//! microseconds, JSON as text), and each has its own embedded migrations.
+//! Reads go to a pool; every write goes through the group-commit
+//! [`pipeline`], which gives SQLite one fsync per batch of writes and
+//! PostgreSQL one commit per batch.
+
+mod error;
+mod pipeline;
+pub mod testing;
+pub mod time;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyConnection, Executor};
+
+pub use error::StoreError;
+pub use pipeline::{BATCH_UNITS_MAX, BoxFuture, PipelineStats, QUEUE_UNITS_MAX};
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded default: one file, one node.
+    Sqlite,
+    /// Scale-out: any number of nodes against one server.
+    Postgres,
+}
+
+/// Connections a node opens, at most.
+pub const READ_CONNECTIONS_MAX_SQLITE: u32 = 4;
+pub const READ_CONNECTIONS_MAX_POSTGRES: u32 = 16;
+/// How long a SQLite connection waits for a lock before it answers busy.
+pub const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+/// How long to wait for a free connection.
+pub const ACQUIRE_TIMEOUT_SECS: u64 = 10;
+
+/// The database, for reads (a pool) and writes (the pipeline).
+pub struct Store {
+    backend: Backend,
+    read: AnyPool,
+    write: AnyPool,
+    pipeline: pipeline::Pipeline,
+}
+
+impl Store {
+    /// Connects (creating the SQLite file if needed). Does not migrate.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        install_default_drivers();
+        let (backend, url) = normalise_url(url)?;
+        let options = AnyConnectOptions::from_str(&url).map_err(StoreError::from)?;
+        let (read_max, write_max) = match backend {
+            Backend::Sqlite => (READ_CONNECTIONS_MAX_SQLITE, 1),
+            Backend::Postgres => (READ_CONNECTIONS_MAX_POSTGRES, 2),
+        };
+        let read = pool(backend, read_max)
+            .connect_with(options.clone())
+            .await?;
+        let write = pool(backend, write_max).connect_with(options).await?;
+        let pipeline = pipeline::Pipeline::start(backend, write.clone());
+        Ok(Store {
+            backend,
+            read,
+            write,
+            pipeline,
+        })
+    }
+
+    /// Opens and applies the embedded migrations.
+    pub async fn open_and_migrate(url: &str) -> Result<Store, StoreError> {
+        let store = Store::open(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the migrations embedded in the binary for this back end.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+        };
+        migrator
+            .run(&self.write)
+            .await
+            .map_err(|error| StoreError::Migration(error.to_string()))
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool for reads. Reads see committed data only.
+    pub fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// A connection outside the pipeline, for long jobs (code batches) that
+    /// must not hold the pipeline's transaction.
+    pub fn writer_pool(&self) -> &AnyPool {
+        &self.write
+    }
+
+    /// Runs `work` in the next group-commit batch, in its own savepoint,
+    /// and answers once that batch is committed (on disk).
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
+    {
+        self.pipeline.write(work).await
+    }
+
+    /// What the write pipeline has done so far.
+    pub fn pipeline_stats(&self) -> PipelineStats {
+        self.pipeline.stats()
+    }
+
+    /// Readiness: the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read.execute("SELECT 1").await?;
+        Ok(())
+    }
+
+    /// Stops the write pipeline (its writer gives its connection back once
+    /// the units already queued are done) and closes both pools.
+    pub async fn close(self) {
+        let Store {
+            read,
+            write,
+            pipeline,
+            ..
+        } = self;
+        pipeline.stop().await;
+        read.close().await;
+        write.close().await;
+    }
+}
+
+fn pool(backend: Backend, max: u32) -> AnyPoolOptions {
+    let options = AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(ACQUIRE_TIMEOUT_SECS));
+    match backend {
+        Backend::Postgres => options,
+        Backend::Sqlite => options.after_connect(|connection, _| {
+            Box::pin(async move {
+                // WAL lets reads run beside the writer; FULL syncs the WAL on
+                // every commit, so an acknowledged write survives a crash.
+                connection
+                    .execute(
+                        format!(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                             PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON;"
+                        )
+                        .as_str(),
+                    )
+                    .await?;
+                Ok(())
+            })
+        }),
+    }
+}
+
+/// Recognises the back end and makes a SQLite URL create its file.
+fn normalise_url(url: &str) -> Result<(Backend, String), StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((Backend::Postgres, url.to_owned()));
+    }
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        let url = if rest.contains("mode=") {
+            url.to_owned()
+        } else if rest.contains('?') {
+            format!("{url}&mode=rwc")
+        } else {
+            format!("{url}?mode=rwc")
+        };
+        return Ok((Backend::Sqlite, url));
+    }
+    Err(StoreError::UnsupportedUrl(url.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_their_back_end_and_sqlite_files_are_created() {
+        assert_eq!(
+            normalise_url("sqlite://couponflow.db").unwrap(),
+            (
+                Backend::Sqlite,
+                "sqlite://couponflow.db?mode=rwc".to_owned()
+            )
+        );
+        assert_eq!(
+            normalise_url("postgres://u@h/db").unwrap().0,
+            Backend::Postgres
+        );
+        assert!(normalise_url("mysql://x").is_err());
+    }
+}

@@ -1,0 +1,169 @@
+//! The store's conformance suite for the write pipeline, run against every
+//! back end available (SQLite always; PostgreSQL when
+//! `COUPONFLOW_TEST_DATABASE_URL` is set, as `.ci/run` does).
+
+use std::sync::Arc;
+
+use sqlx::Row;
+
+use couponflow_store::testing::{fresh_store, fresh_urls};
+use couponflow_store::{Store, StoreError};
+
+#[derive(Debug, PartialEq)]
+enum UnitError {
+    Refused,
+    Store(String),
+}
+
+impl From<StoreError> for UnitError {
+    fn from(error: StoreError) -> Self {
+        UnitError::Store(error.to_string())
+    }
+}
+
+async fn insert_lease(store: &Store, name: String, refuse: bool) -> Result<String, UnitError> {
+    store
+        .write(move |connection| {
+            Box::pin(async move {
+                sqlx::query("INSERT INTO leases (name, holder, until_at) VALUES ($1, 'test', 0)")
+                    .bind(name.clone())
+                    .execute(&mut *connection)
+                    .await
+                    .map_err(StoreError::from)?;
+                if refuse {
+                    return Err(UnitError::Refused);
+                }
+                Ok(name)
+            })
+        })
+        .await
+}
+
+async fn lease_names(store: &Store) -> Vec<String> {
+    sqlx::query("SELECT name FROM leases ORDER BY name")
+        .fetch_all(store.reader())
+        .await
+        .expect("read leases")
+        .iter()
+        .map(|row| row.get::<String, _>(0))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_apply_and_apply_again_as_a_no_op() {
+    for url in fresh_urls().await.unwrap() {
+        let store = fresh_store(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        store.ping().await.unwrap();
+        assert!(lease_names(&store).await.is_empty(), "{url}");
+        store.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_unit_rolls_back_alone_while_its_batch_commits() {
+    for url in fresh_urls().await.unwrap() {
+        let store = Arc::new(fresh_store(&url).await.unwrap());
+        let reader = store.clone();
+        let tasks: Vec<_> = (0..200)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(
+                    async move { insert_lease(&store, format!("l{i:03}"), i % 10 == 0).await },
+                )
+            })
+            .collect();
+        let mut refused = 0;
+        for (i, task) in tasks.into_iter().enumerate() {
+            match task.await.unwrap() {
+                Ok(name) => assert_eq!(name, format!("l{i:03}")),
+                Err(UnitError::Refused) => refused += 1,
+                Err(other) => panic!("{url}: unexpected {other:?}"),
+            }
+        }
+        assert_eq!(refused, 20);
+        let names = lease_names(&reader).await;
+        assert_eq!(names.len(), 180, "{url}");
+        assert!(
+            names.iter().all(|n| !n.ends_with('0')),
+            "refused rows were rolled back"
+        );
+        let stats = store.pipeline_stats();
+        assert_eq!(stats.units_committed, 200);
+        assert!(
+            stats.batches_committed < 200,
+            "{url}: 200 concurrent writes shared batches, got {stats:?}"
+        );
+        drop(reader);
+        Arc::into_inner(store)
+            .expect("the last handle")
+            .close()
+            .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unique_violation_names_its_constraint_and_spares_the_batch() {
+    for url in fresh_urls().await.unwrap() {
+        let store = fresh_store(&url).await.unwrap();
+        insert_lease(&store, "same".into(), false).await.unwrap();
+        let error = store
+            .write(|connection| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO api_keys (id, key_hash, role, shops, templates, label, created_by, created_at) \
+                         VALUES ($1, 'h', 'admin', '[]', '[]', '', 't', 0)",
+                    )
+                    .bind("k1")
+                    .execute(&mut *connection)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO api_keys (id, key_hash, role, shops, templates, label, created_by, created_at) \
+                         VALUES ($1, 'h', 'admin', '[]', '[]', '', 't', 0)",
+                    )
+                    .bind("k2")
+                    .execute(&mut *connection)
+                    .await?;
+                    Ok::<_, StoreError>(())
+                })
+            })
+            .await
+            .unwrap_err();
+        assert!(error.is_conflict(Some("api_keys_hash")), "{url}: {error:?}");
+        // The failed unit left nothing behind, and the store still writes.
+        let keys: i64 = sqlx::query("SELECT COUNT(*) FROM api_keys")
+            .fetch_one(store.reader())
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(keys, 0);
+        insert_lease(&store, "after".into(), false).await.unwrap();
+        assert_eq!(lease_names(&store).await, ["after", "same"]);
+        store.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_are_visible_to_readers_at_once() {
+    for url in fresh_urls().await.unwrap() {
+        let store = fresh_store(&url).await.unwrap();
+        for i in 0..20 {
+            insert_lease(&store, format!("n{i:02}"), false)
+                .await
+                .unwrap();
+            assert_eq!(lease_names(&store).await.len(), i + 1, "{url}");
+        }
+        store.close().await;
+    }
+}
+
+/// CI must run the PostgreSQL suites, never skip them.
+#[test]
+fn the_postgresql_suite_is_configured_whenever_ci_runs() {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        assert!(
+            std::env::var(couponflow_store::testing::TEST_DATABASE_URL_VAR).is_ok(),
+            "CI=true but COUPONFLOW_TEST_DATABASE_URL is not set: the PostgreSQL suites would be skipped"
+        );
+    }
+}
