@@ -10,6 +10,7 @@
 #![deny(clippy::float_arithmetic)]
 
 pub mod clock;
+pub mod code;
 pub mod coupon;
 pub mod money;
 pub mod quote;

@@ -8,6 +8,7 @@
 //! template that `validate-template` prints).
 
 mod benefit;
+pub mod lifecycle;
 mod validate;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,148 @@
+//! The use cases' errors: one enum, each variant with a stable code that the
+//! HTTP layer maps to a status in one table.
+
+use couponflow_core::coupon::TransitionError;
+use couponflow_core::quote::QuoteError;
+use couponflow_core::template::Problems;
+use couponflow_core::template::lifecycle::LifecycleError;
+use couponflow_store::StoreError;
+
+/// How an error should be answered, independent of the transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input is wrong (400/422).
+    Invalid,
+    /// No such thing (404).
+    NotFound,
+    /// Not allowed for this caller (403).
+    Forbidden,
+    /// The request conflicts with the current state (409).
+    Conflict,
+    /// Try again later (503).
+    Unavailable,
+    /// A bug or a broken database (500).
+    Internal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("the template is invalid: {0}")]
+    InvalidTemplate(Problems),
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error("template {0} does not exist")]
+    TemplateNotFound(String),
+    #[error("coupon {0} does not exist")]
+    CouponNotFound(String),
+    #[error("order {0} does not exist")]
+    OrderNotFound(String),
+    #[error("{0}")]
+    Lifecycle(#[from] LifecycleError),
+    #[error("the creator of a template cannot review it")]
+    SelfReview,
+    #[error("{0}")]
+    Transition(#[from] TransitionError),
+    #[error("{0}")]
+    Quote(#[from] QuoteError),
+    #[error("{detail}")]
+    Claim { code: ClaimRefusal, detail: String },
+    #[error("this key cannot act on {0}")]
+    Forbidden(String),
+    #[error("the same {scope} id was used before with other content")]
+    IdempotencyConflict { scope: &'static str },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// Why a claim is refused (SPEC §6.2.1), each with its own code, in the
+/// order the checks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ClaimRefusal {
+    UserUnknown,
+    TemplateNotActive,
+    ClaimNotStarted,
+    ClaimEnded,
+    NotInAudience,
+    Channel,
+    PerUserLimit,
+    PerDayLimit,
+    SoldOut,
+    BudgetExhausted,
+    NoValidity,
+}
+
+impl ClaimRefusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ClaimRefusal::UserUnknown => "USER_UNKNOWN",
+            ClaimRefusal::TemplateNotActive => "TEMPLATE_NOT_ACTIVE",
+            ClaimRefusal::ClaimNotStarted => "CLAIM_NOT_STARTED",
+            ClaimRefusal::ClaimEnded => "CLAIM_ENDED",
+            ClaimRefusal::NotInAudience => "NOT_IN_AUDIENCE",
+            ClaimRefusal::Channel => "CHANNEL",
+            ClaimRefusal::PerUserLimit => "PER_USER_LIMIT",
+            ClaimRefusal::PerDayLimit => "PER_DAY_LIMIT",
+            ClaimRefusal::SoldOut => "SOLD_OUT",
+            ClaimRefusal::BudgetExhausted => "BUDGET_EXHAUSTED",
+            ClaimRefusal::NoValidity => "NO_VALIDITY",
+        }
+    }
+}
+
+impl AppError {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        AppError::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The stable machine code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::InvalidTemplate(_) => "INVALID_TEMPLATE",
+            AppError::Invalid { .. } => "VALIDATION_FAILED",
+            AppError::TemplateNotFound(_) => "TEMPLATE_NOT_FOUND",
+            AppError::CouponNotFound(_) => "COUPON_NOT_FOUND",
+            AppError::OrderNotFound(_) => "ORDER_NOT_FOUND",
+            AppError::Lifecycle(_) => "TEMPLATE_STATE",
+            AppError::SelfReview => "SELF_REVIEW",
+            AppError::Transition(_) => "COUPON_STATE",
+            AppError::Quote(QuoteError::UnknownCoupon { .. }) => "UNKNOWN_COUPON",
+            AppError::Quote(QuoteError::CannotSelect { .. }) => "CANNOT_SELECT",
+            AppError::Quote(QuoteError::BadInput { .. }) => "VALIDATION_FAILED",
+            AppError::Claim { code, .. } => code.code(),
+            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::IdempotencyConflict { .. } => "IDEMPOTENCY_CONFLICT",
+            AppError::Conflict(_) => "CONFLICT",
+            AppError::Store(StoreError::Busy | StoreError::Unavailable(_)) => "UNAVAILABLE",
+            AppError::Store(_) => "INTERNAL",
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            AppError::InvalidTemplate(_) | AppError::Invalid { .. } | AppError::Quote(_) => {
+                ErrorKind::Invalid
+            }
+            AppError::TemplateNotFound(_)
+            | AppError::CouponNotFound(_)
+            | AppError::OrderNotFound(_) => ErrorKind::NotFound,
+            AppError::Forbidden(_) | AppError::SelfReview => ErrorKind::Forbidden,
+            AppError::Lifecycle(_)
+            | AppError::Transition(_)
+            | AppError::Claim { .. }
+            | AppError::IdempotencyConflict { .. }
+            | AppError::Conflict(_) => ErrorKind::Conflict,
+            AppError::Store(StoreError::Busy | StoreError::Unavailable(_)) => {
+                ErrorKind::Unavailable
+            }
+            AppError::Store(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,78 @@
+//! Couponflow's use cases. Each one: begin a write (a unit of the store's
+//! group-commit pipeline) → load → a pure transition from `core` → save,
+//! with its history and idempotency record in the same unit → commit.
+//!
+//! The HTTP layer calls these and nothing else; these never see HTTP.
+
+pub mod coupons;
+mod error;
+pub mod ids;
+pub mod templates;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use couponflow_core::clock::Clock;
+use couponflow_store::Store;
+
+pub use error::{AppError, AppResult, ClaimRefusal, ErrorKind};
+
+/// Deployment settings the use cases need.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Templates whose budget (or `total × face value`) reaches this amount
+    /// need the finance review too (SPEC §4.9).
+    pub finance_review_threshold_minor: i64,
+    /// The deployment's time zone: calendar days for `per_user_per_day`.
+    pub time_zone: Tz,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            finance_review_threshold_minor: 10_000_000,
+            time_zone: chrono_tz::Asia::Shanghai,
+        }
+    }
+}
+
+/// Who acts: recorded in every history row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(pub String);
+
+impl Actor {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The use cases, over one store and one clock.
+pub struct App {
+    pub(crate) store: Arc<Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) settings: Settings,
+}
+
+impl App {
+    pub fn new(store: Arc<Store>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
+        App {
+            store,
+            clock,
+            settings,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+}
