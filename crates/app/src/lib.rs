@@ -4,6 +4,7 @@
 //!
 //! The HTTP layer calls these and nothing else; these never see HTTP.
 
+pub mod claims;
 pub mod coupons;
 mod error;
 pub mod ids;
@@ -53,6 +54,7 @@ pub struct App {
     pub(crate) store: Arc<Store>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) settings: Settings,
+    pub(crate) claims: claims::ClaimEngine,
 }
 
 impl App {
@@ -61,6 +63,7 @@ impl App {
             store,
             clock,
             settings,
+            claims: claims::ClaimEngine::default(),
         }
     }
 
