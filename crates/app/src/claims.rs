@@ -106,6 +106,11 @@ pub(crate) struct ClaimEngine {
 }
 
 impl ClaimEngine {
+    fn has_batcher(&self, template_id: &str) -> bool {
+        let batchers = self.batchers.lock().unwrap_or_else(|p| p.into_inner());
+        batchers.get(template_id).is_some_and(|s| !s.is_closed())
+    }
+
     fn sender(
         &self,
         template_id: &str,
@@ -155,6 +160,11 @@ impl App {
         request: ClaimRequest,
     ) -> AppResult<ClaimedCoupon> {
         check_request(&request)?;
+        // A batcher is started only for a template that exists, so claims
+        // to made-up ids cannot pile up tasks.
+        if !self.claims.has_batcher(template_id) {
+            self.template(template_id).await?;
+        }
         let sender = self
             .claims
             .sender(template_id, &self.store, &self.clock, &self.settings);

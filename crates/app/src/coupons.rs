@@ -185,8 +185,28 @@ impl App {
         Ok(record_from_row(&row)?)
     }
 
-    /// A coupon's history, oldest first.
+    /// A coupon's history, oldest first. A claimed coupon's first entry
+    /// comes from its own row (claims write no history row; see
+    /// `claims::batch`).
     pub async fn coupon_history(&self, code: &str) -> AppResult<Vec<HistoryEntry>> {
+        let coupon = self.coupon(code).await?;
+        let mut entries = Vec::new();
+        if let (Some(at), "claim") = (coupon.bound_at, coupon.source.as_str()) {
+            entries.push(HistoryEntry {
+                seq: 0,
+                from: Some(CouponState::Unbound),
+                to: CouponState::Available,
+                at,
+                reason: "claimed".to_owned(),
+                order_id: None,
+                actor: coupon.user_id.as_ref().map(|user| format!("user:{user}")),
+            });
+        }
+        entries.extend(self.recorded_history(code).await?);
+        Ok(entries)
+    }
+
+    async fn recorded_history(&self, code: &str) -> AppResult<Vec<HistoryEntry>> {
         let rows = sqlx::query(
             "SELECT seq, from_state, to_state, at, reason, order_id, actor FROM coupon_history \
              WHERE code = $1 ORDER BY seq",

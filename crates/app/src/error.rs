@@ -36,6 +36,12 @@ pub enum AppError {
     CouponNotFound(String),
     #[error("order {0} does not exist")]
     OrderNotFound(String),
+    #[error("cannot {action} order {order_id}: it is {state}")]
+    OrderState {
+        order_id: String,
+        state: &'static str,
+        action: &'static str,
+    },
     #[error("{0}")]
     Lifecycle(#[from] LifecycleError),
     #[error("the creator of a template cannot review it")]
@@ -52,6 +58,26 @@ pub enum AppError {
     IdempotencyConflict { scope: &'static str },
     #[error("{0}")]
     Conflict(String),
+    #[error("code batch {0} does not exist")]
+    CodeBatchNotFound(String),
+    #[error("code batch {0} failed (its template ended); start a new batch")]
+    CodeBatchFailed(String),
+    #[error("API key {0} does not exist")]
+    ApiKeyNotFound(String),
+    #[error(
+        "template {id} is {status}: codes are made only for approved templates that have not ended"
+    )]
+    TemplateNotUsable { id: String, status: &'static str },
+    #[error(
+        "template {template_id} has room for {remaining} more coupons under limits.total, not {requested}"
+    )]
+    TotalLimit {
+        template_id: String,
+        requested: u64,
+        remaining: u64,
+    },
+    #[error("writing the export failed: {0}")]
+    Write(std::io::Error),
     #[error("{0}")]
     Store(#[from] StoreError),
 }
@@ -72,6 +98,9 @@ pub enum ClaimRefusal {
     SoldOut,
     BudgetExhausted,
     NoValidity,
+    /// The request id was used before by another user: their answer is
+    /// theirs alone.
+    RequestIdReused,
 }
 
 impl ClaimRefusal {
@@ -88,6 +117,7 @@ impl ClaimRefusal {
             ClaimRefusal::SoldOut => "SOLD_OUT",
             ClaimRefusal::BudgetExhausted => "BUDGET_EXHAUSTED",
             ClaimRefusal::NoValidity => "NO_VALIDITY",
+            ClaimRefusal::RequestIdReused => "IDEMPOTENCY_CONFLICT",
         }
     }
 }
@@ -108,6 +138,7 @@ impl AppError {
             AppError::TemplateNotFound(_) => "TEMPLATE_NOT_FOUND",
             AppError::CouponNotFound(_) => "COUPON_NOT_FOUND",
             AppError::OrderNotFound(_) => "ORDER_NOT_FOUND",
+            AppError::OrderState { .. } => "ORDER_STATE",
             AppError::Lifecycle(_) => "TEMPLATE_STATE",
             AppError::SelfReview => "SELF_REVIEW",
             AppError::Transition(_) => "COUPON_STATE",
@@ -118,6 +149,12 @@ impl AppError {
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::IdempotencyConflict { .. } => "IDEMPOTENCY_CONFLICT",
             AppError::Conflict(_) => "CONFLICT",
+            AppError::CodeBatchNotFound(_) => "CODE_BATCH_NOT_FOUND",
+            AppError::CodeBatchFailed(_) => "CODE_BATCH_FAILED",
+            AppError::ApiKeyNotFound(_) => "API_KEY_NOT_FOUND",
+            AppError::TemplateNotUsable { .. } => "TEMPLATE_STATE",
+            AppError::TotalLimit { .. } => "TOTAL_LIMIT",
+            AppError::Write(_) => "EXPORT_WRITE_FAILED",
             AppError::Store(StoreError::Busy | StoreError::Unavailable(_)) => "UNAVAILABLE",
             AppError::Store(_) => "INTERNAL",
         }
@@ -130,13 +167,20 @@ impl AppError {
             }
             AppError::TemplateNotFound(_)
             | AppError::CouponNotFound(_)
-            | AppError::OrderNotFound(_) => ErrorKind::NotFound,
+            | AppError::OrderNotFound(_)
+            | AppError::CodeBatchNotFound(_)
+            | AppError::ApiKeyNotFound(_) => ErrorKind::NotFound,
             AppError::Forbidden(_) | AppError::SelfReview => ErrorKind::Forbidden,
             AppError::Lifecycle(_)
+            | AppError::OrderState { .. }
             | AppError::Transition(_)
             | AppError::Claim { .. }
             | AppError::IdempotencyConflict { .. }
-            | AppError::Conflict(_) => ErrorKind::Conflict,
+            | AppError::Conflict(_)
+            | AppError::CodeBatchFailed(_)
+            | AppError::TemplateNotUsable { .. }
+            | AppError::TotalLimit { .. } => ErrorKind::Conflict,
+            AppError::Write(_) => ErrorKind::Internal,
             AppError::Store(StoreError::Busy | StoreError::Unavailable(_)) => {
                 ErrorKind::Unavailable
             }

@@ -4,11 +4,19 @@
 //!
 //! The HTTP layer calls these and nothing else; these never see HTTP.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+pub mod checkout;
 pub mod claims;
+pub mod codes;
 pub mod coupons;
 mod error;
+pub mod expiry;
 pub mod ids;
+pub mod keys;
+pub mod orders;
 pub mod templates;
+pub mod verify;
 
 use std::sync::Arc;
 

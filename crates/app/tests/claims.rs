@@ -116,6 +116,27 @@ async fn a_retried_request_id_gets_the_first_answer_and_issues_nothing_more() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_id_used_by_another_user_never_returns_their_coupon() {
+    for t in apps().await {
+        let id = live_template(&t.app, json!({})).await;
+        let first = t
+            .app
+            .claim(&id, claim_of("u-1", "shared"))
+            .await
+            .expect("claimed");
+        let other = t.app.claim(&id, claim_of("u-2", "shared")).await;
+        assert_eq!(refusal(other), "IDEMPOTENCY_CONFLICT", "{}", t.url);
+        let mine = t
+            .app
+            .claim(&id, claim_of("u-1", "shared"))
+            .await
+            .expect("replayed");
+        assert_eq!(mine, first);
+        assert_eq!(issued(t.app.store(), &id).await, (1, 1));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_check_refuses_with_its_own_code() {
     for t in apps().await {
         let app = &t.app;
@@ -149,7 +170,7 @@ async fn each_check_refuses_with_its_own_code() {
         .await;
         assert_eq!(
             refusal(app.claim(&later, claim_of("u-1", "c")).await),
-            "TEMPLATE_NOT_ACTIVE"
+            "CLAIM_NOT_STARTED"
         );
         let over = live_template(
             app,

@@ -1,5 +1,7 @@
 //! The `couponflow` command.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
 use std::io::Read;
 use std::process::ExitCode;
 
@@ -9,6 +11,10 @@ use clap::{Parser, Subcommand};
 
 use couponflow_core::quote::{self, QuoteDocument};
 use couponflow_core::template::{Problems, Template, ValidTemplate, parse_json};
+
+mod codes_cmd;
+mod migrate_cmd;
+mod serve_cmd;
 
 /// Exit status for input that cannot be used: bad JSON, a bad template, an
 /// impossible selection.
@@ -27,6 +33,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the HTTP API (SQLite `./couponflow.db` unless told otherwise).
+    Serve(serve_cmd::ServeArgs),
+    /// Apply the database migrations (SQLite `./couponflow.db` unless told otherwise).
+    Migrate(migrate_cmd::MigrateArgs),
     /// Price a cart (SPEC §7.1 JSON with inline "coupons") and print the quote (§7.5).
     Quote {
         /// The cart file, or `-` for standard input.
@@ -40,11 +50,16 @@ enum Command {
         /// The template file, or `-` for standard input.
         file: String,
     },
+    /// Unbound code batches: generate (with a progress bar), resume, export as CSV.
+    Codes(codes_cmd::CodesArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => serve_cmd::run(args).map_err(Failure::Other),
+        Command::Migrate(args) => migrate_cmd::run(args).map_err(Failure::Other),
+        Command::Codes(args) => codes_cmd::run(args).map_err(Failure::Other),
         Command::Quote { file, compact } => run_quote(&file, compact),
         Command::ValidateTemplate { file } => run_validate_template(&file),
     };

@@ -746,7 +746,7 @@ fn validate_template_of_a_missing_file_fails_with_a_readable_message() {
 // ---- help ----
 
 #[test]
-fn help_lists_both_commands() {
+fn help_lists_every_command() {
     let run = couponflow(&["--help"]);
     assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
     let commands: Vec<&str> = run
@@ -757,5 +757,15 @@ fn help_lists_both_commands() {
         .take_while(|line| !line.is_empty())
         .filter_map(|line| line.split_whitespace().next())
         .collect();
-    assert_eq!(commands, ["quote", "validate-template", "help"]);
+    assert_eq!(
+        commands,
+        [
+            "serve",
+            "migrate",
+            "quote",
+            "validate-template",
+            "codes",
+            "help"
+        ]
+    );
 }

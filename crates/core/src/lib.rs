@@ -7,6 +7,7 @@
 //! - [`quote`]: eligibility, the `best` selection and apportionment (§7).
 //! - [`refund`]: refund arithmetic and the return policy (§8.4).
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 #![deny(clippy::float_arithmetic)]
 
 pub mod clock;

@@ -10,9 +10,15 @@
 //! - [`server`]: the standard layers and graceful [`serve`].
 //! - [`openapi`]: [`ApiRouter`], which registers routes and their OpenAPI 3.1
 //!   documentation together, and the check that nothing is undocumented.
+//! - [`routes`](mod@routes): the `/v1` API, one file per area, over the use cases of
+//!   `couponflow_app`; [`service_app`] is the whole service.
+//! - [`state`]: [`AppState`], and the [`KeyStore`] over the database.
 //!
-//! This crate knows nothing of SQL or of coupons' rules: the service gives it
-//! a [`KeyStore`] and a readiness check, and adds its routes through [`ApiRouter`].
+//! This crate knows nothing of SQL or of coupons' rules: handlers call the
+//! use cases and map their answers; the foundation pieces take a
+//! [`KeyStore`] and a readiness check, so they can be tested alone.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod auth;
 pub mod config;
@@ -22,7 +28,9 @@ pub mod health;
 pub mod metrics;
 pub mod openapi;
 pub mod pagination;
+pub mod routes;
 pub mod server;
+pub mod state;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -41,7 +49,9 @@ pub use health::Readiness;
 pub use metrics::MetricsHandle;
 pub use openapi::{ApiParts, ApiRouter, undocumented_routes};
 pub use pagination::{Page, PageQuery};
+pub use routes::{service_app, v1_routes};
 pub use server::{RequestLimits, serve};
+pub use state::AppState;
 
 /// The wall clock, for production; tests use `couponflow_core::clock::FixedClock`.
 #[derive(Clone, Copy, Debug, Default)]

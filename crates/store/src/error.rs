@@ -72,8 +72,8 @@ impl From<sqlx::Error> for StoreError {
 fn sqlite_constraint(message: &str) -> String {
     let columns = message.rsplit(": ").next().unwrap_or(message);
     match columns {
-        "coupons.template_id, coupons.user_id, coupons.user_seq" => "coupons_per_user".into(),
-        "coupons.template_id, coupons.user_id, coupons.day, coupons.day_seq" => {
+        "coupons.user_id, coupons.template_id, coupons.user_seq" => "coupons_per_user".into(),
+        "coupons.user_id, coupons.template_id, coupons.day, coupons.day_seq" => {
             "coupons_per_user_per_day".into()
         }
         "coupons.code" => "coupons_pkey".into(),

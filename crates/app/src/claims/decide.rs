@@ -39,12 +39,22 @@ pub(super) fn admit(
     if user.id.trim().is_empty() {
         return Err((ClaimRefusal::UserUnknown, "the claim names no user".into()));
     }
-    if record.status_at(now) != TemplateStatus::Active {
-        let status = record.status_at(now).as_str();
-        return Err((
-            ClaimRefusal::TemplateNotActive,
-            format!("the template is {status}"),
-        ));
+    match record.status_at(now) {
+        TemplateStatus::Active => {}
+        // Approved, its claim window not yet open.
+        TemplateStatus::Approved => {
+            return Err((
+                ClaimRefusal::ClaimNotStarted,
+                "claiming has not started".into(),
+            ));
+        }
+        status => {
+            let status = status.as_str();
+            return Err((
+                ClaimRefusal::TemplateNotActive,
+                format!("the template is {status}"),
+            ));
+        }
     }
     if let Some(window) = &template.claim_window {
         if window.from.is_some_and(|from| now < from) {

@@ -1,6 +1,8 @@
 //! A fresh app per back end, with a clock the test moves.
 #![allow(dead_code)]
 
+pub mod orders;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};

@@ -50,13 +50,18 @@ CREATE TABLE coupons (
     created_at   BIGINT NOT NULL,
     bound_at     BIGINT,
     updated_at   BIGINT NOT NULL,
-    CONSTRAINT coupons_per_user UNIQUE (template_id, user_id, user_seq),
-    CONSTRAINT coupons_per_user_per_day UNIQUE (template_id, user_id, day, day_seq)
+    -- The per-user guard, led by the user so it also serves the wallet.
+    CONSTRAINT coupons_per_user UNIQUE (user_id, template_id, user_seq)
 );
-CREATE INDEX coupons_wallet ON coupons (user_id, state, valid_until);
+-- Every index below is one more page written per coupon issued: claims at
+-- flash-sale rates are bound by those writes, so each index is partial
+-- where it can be (day_seq is set only when the template has a daily limit;
+-- batch_id only for unbound codes).
+CREATE UNIQUE INDEX coupons_per_user_per_day ON coupons (user_id, template_id, day, day_seq)
+    WHERE day_seq IS NOT NULL;
 CREATE INDEX coupons_expiry ON coupons (state, valid_until);
 CREATE INDEX coupons_template ON coupons (template_id, state);
-CREATE INDEX coupons_batch ON coupons (batch_id, code);
+CREATE INDEX coupons_batch ON coupons (batch_id, code) WHERE batch_id IS NOT NULL;
 
 CREATE TABLE coupon_history (
     code         TEXT NOT NULL,

@@ -1,0 +1,374 @@
+//! Orders (SPEC §8): lock (下单), redeem (支付成功), release (取消 / 超时),
+//! refund (退款) and complete — each idempotent by the mall's order id (or
+//! refund id): the request's hash and the answer are stored in the unit of
+//! the effect, so a retry gets the first answer and changes nothing.
+//!
+//! An order moves `locked → paid → completed`, or `locked → released`;
+//! refunds are taken while it is `paid` or `completed`, and the one that
+//! refunds the last unit makes it `refunded`.
+
+mod idempotency;
+mod refund;
+mod repository;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sqlx::AnyConnection;
+
+use couponflow_core::coupon::{CouponEvent, transition};
+use couponflow_core::quote::{Cart, Cashback, Quote, QuoteError, Select, WALLET_COUPONS_MAX};
+use couponflow_core::refund::{CouponOutcome, coupon_outcome_on_cancel};
+use couponflow_store::{BoxFuture, StoreError};
+
+use crate::checkout::{TemplateCache, load_wallet};
+use crate::coupons::{self, Change};
+use crate::{Actor, App, AppError, AppResult};
+
+pub use refund::{Refund, RefundRequest, RefundRequestLine, RefundedCoupon};
+
+/// Longest order or refund id accepted.
+pub const ORDER_ID_LENGTH_MAX: usize = 128;
+
+/// Where an order is (SPEC §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    /// Placed, not paid: its coupons are `locked`.
+    Locked,
+    /// Paid: its coupons are `redeemed`.
+    Paid,
+    /// Cancelled or timed out before payment: its coupons went back.
+    Released,
+    /// Delivered and closed; cashback is due.
+    Completed,
+    /// Every unit refunded.
+    Refunded,
+}
+
+impl OrderState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OrderState::Locked => "locked",
+            OrderState::Paid => "paid",
+            OrderState::Released => "released",
+            OrderState::Completed => "completed",
+            OrderState::Refunded => "refunded",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<OrderState> {
+        [
+            OrderState::Locked,
+            OrderState::Paid,
+            OrderState::Released,
+            OrderState::Completed,
+            OrderState::Refunded,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == text)
+    }
+}
+
+/// An order as stored: the cart and the quote (with its apportionment) as
+/// they were when it was locked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub order_id: String,
+    pub user_id: String,
+    pub state: OrderState,
+    pub cart: Cart,
+    pub quote: Quote,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The JSON kept in `orders.body`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct OrderBody {
+    cart: Cart,
+    quote: Quote,
+}
+
+/// The answer of `complete`: the order and the cashback it earns (credited
+/// to balances by the ledger, SPEC §7.7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletedOrder {
+    pub order: Order,
+    pub cashback: Vec<Cashback>,
+}
+
+/// What a call about one order sends, hashed for idempotency.
+#[derive(Serialize)]
+struct OrderCall<'a> {
+    order_id: &'a str,
+}
+
+fn check_id(field: &str, id: &str) -> AppResult<()> {
+    if id.trim().is_empty() || id.len() > ORDER_ID_LENGTH_MAX {
+        return Err(AppError::invalid(field, "must be 1 to 128 characters"));
+    }
+    Ok(())
+}
+
+/// Refuses an action on an order that is not in one of `allowed`.
+fn expect_state(order: &Order, allowed: &[OrderState], action: &'static str) -> AppResult<()> {
+    if allowed.contains(&order.state) {
+        return Ok(());
+    }
+    Err(AppError::OrderState {
+        order_id: order.order_id.clone(),
+        state: order.state.as_str(),
+        action,
+    })
+}
+
+impl App {
+    /// One read of an order.
+    pub async fn order(&self, order_id: &str) -> AppResult<Order> {
+        let mut connection = self
+            .store
+            .reader()
+            .acquire()
+            .await
+            .map_err(StoreError::from)?;
+        repository::read(&mut connection, order_id).await
+    }
+
+    /// The refunds of an order, oldest first.
+    pub async fn order_refunds(&self, order_id: &str) -> AppResult<Vec<Refund>> {
+        let mut connection = self
+            .store
+            .reader()
+            .acquire()
+            .await
+            .map_err(StoreError::from)?;
+        repository::refunds(&mut connection, order_id).await
+    }
+
+    /// Runs `work` in one unit with its idempotency record: a repeated key
+    /// with the same content gets the stored answer, with other content a
+    /// conflict.
+    async fn idempotent<T, F>(&self, key: idempotency::Key, work: F) -> AppResult<T>
+    where
+        T: Serialize + DeserializeOwned + Send + Sync + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, AppResult<T>> + Send + 'static,
+    {
+        let now = self.now();
+        self.store
+            .write(move |connection| {
+                Box::pin(async move {
+                    if let Some(answer) = idempotency::replay(connection, &key).await? {
+                        return Ok(answer);
+                    }
+                    let answer = work(connection).await?;
+                    idempotency::remember(connection, &key, &answer, now).await?;
+                    Ok(answer)
+                })
+            })
+            .await
+    }
+
+    /// Lock (SPEC §8.1): the quote is recomputed over the user's coupons,
+    /// the chosen ones move to `locked` for this order, and the order is
+    /// stored with its apportionment. `cart.select` is `best` or codes.
+    pub async fn lock_order(&self, actor: &Actor, order_id: &str, cart: Cart) -> AppResult<Order> {
+        check_id("order_id", order_id)?;
+        if cart.order_id.as_deref().is_some_and(|id| id != order_id) {
+            return Err(AppError::invalid(
+                "order_id",
+                "differs from the order being locked",
+            ));
+        }
+        let mut cart = cart;
+        cart.order_id = Some(order_id.to_owned());
+        let key = idempotency::Key::new("order.lock", order_id, &cart)?;
+        let (actor, order_id, now) = (actor.clone(), order_id.to_owned(), self.now());
+        self.idempotent(key, move |connection| {
+            Box::pin(async move { lock_unit(connection, &actor, &order_id, cart, now).await })
+        })
+        .await
+    }
+
+    /// Redeem (SPEC §8.2): payment arrived; the coupons are spent.
+    pub async fn redeem_order(&self, actor: &Actor, order_id: &str) -> AppResult<Order> {
+        check_id("order_id", order_id)?;
+        let key = idempotency::Key::new("order.redeem", order_id, &OrderCall { order_id })?;
+        let (actor, order_id, now) = (actor.clone(), order_id.to_owned(), self.now());
+        self.idempotent(key, move |connection| {
+            Box::pin(async move {
+                let mut order = repository::lock(connection, &order_id).await?;
+                expect_state(&order, &[OrderState::Locked], "redeem")?;
+                for code in repository::coupon_codes(connection, &order_id).await? {
+                    let mut coupon = coupons::lock(connection, &code).await?;
+                    let change =
+                        order_change(CouponEvent::Pay, "order paid", &order_id, &actor, now);
+                    coupons::apply(connection, &mut coupon, &change).await?;
+                }
+                order.state = OrderState::Paid;
+                order.updated_at = now;
+                repository::save_state(connection, &order).await?;
+                Ok(order)
+            })
+        })
+        .await
+    }
+
+    /// Release (SPEC §8.3): cancelled or timed out before payment. Each
+    /// coupon follows its template's `on_cancel`: `return` gives it back
+    /// (`available`, or `expired` past its validity); `keep` leaves it
+    /// spent, so it moves to `redeemed` as if the order had been paid.
+    pub async fn release_order(&self, actor: &Actor, order_id: &str) -> AppResult<Order> {
+        check_id("order_id", order_id)?;
+        let key = idempotency::Key::new("order.release", order_id, &OrderCall { order_id })?;
+        let (actor, order_id, now) = (actor.clone(), order_id.to_owned(), self.now());
+        self.idempotent(key, move |connection| {
+            Box::pin(async move {
+                let mut order = repository::lock(connection, &order_id).await?;
+                expect_state(&order, &[OrderState::Locked], "release")?;
+                let mut cache = TemplateCache::default();
+                for code in repository::coupon_codes(connection, &order_id).await? {
+                    let mut coupon = coupons::lock(connection, &code).await?;
+                    let record = cache.get(connection, &coupon.template_id).await?;
+                    let (event, reason) = match coupon_outcome_on_cancel(&record.template) {
+                        CouponOutcome::Return => (CouponEvent::Release, "order cancelled"),
+                        CouponOutcome::Keep
+                        | CouponOutcome::NewCash { .. }
+                        | CouponOutcome::Nothing => (
+                            CouponEvent::Pay,
+                            "order cancelled; the return policy keeps the coupon spent",
+                        ),
+                    };
+                    let change = order_change(event, reason, &order_id, &actor, now);
+                    coupons::apply(connection, &mut coupon, &change).await?;
+                }
+                order.state = OrderState::Released;
+                order.updated_at = now;
+                repository::save_state(connection, &order).await?;
+                Ok(order)
+            })
+        })
+        .await
+    }
+
+    /// Complete: the order is closed and its cashback is due. Crediting the
+    /// balances is the ledger's (a later step); this records the state and
+    /// answers the amounts of the stored quote.
+    pub async fn complete_order(
+        &self,
+        _actor: &Actor,
+        order_id: &str,
+    ) -> AppResult<CompletedOrder> {
+        check_id("order_id", order_id)?;
+        let key = idempotency::Key::new("order.complete", order_id, &OrderCall { order_id })?;
+        let (order_id, now) = (order_id.to_owned(), self.now());
+        self.idempotent(key, move |connection| {
+            Box::pin(async move {
+                let mut order = repository::lock(connection, &order_id).await?;
+                expect_state(&order, &[OrderState::Paid], "complete")?;
+                order.state = OrderState::Completed;
+                order.updated_at = now;
+                repository::save_state(connection, &order).await?;
+                let cashback = order.quote.cashback.clone();
+                Ok(CompletedOrder { order, cashback })
+            })
+        })
+        .await
+    }
+}
+
+fn order_change<'a>(
+    event: CouponEvent,
+    reason: &'a str,
+    order_id: &'a str,
+    actor: &'a Actor,
+    now: DateTime<Utc>,
+) -> Change<'a> {
+    Change {
+        event,
+        reason,
+        order_id: Some(order_id),
+        actor,
+        now,
+    }
+}
+
+/// The lock, inside its unit.
+async fn lock_unit(
+    connection: &mut AnyConnection,
+    actor: &Actor,
+    order_id: &str,
+    cart: Cart,
+    now: DateTime<Utc>,
+) -> AppResult<Order> {
+    if repository::exists(connection, order_id).await? {
+        return Err(AppError::Conflict(format!(
+            "order {order_id} already exists"
+        )));
+    }
+    if let Select::Coupons(codes) = &cart.select {
+        check_selected(connection, &cart.user.id, codes, now).await?;
+    }
+    let mut cache = TemplateCache::default();
+    let user_id = cart.user.id.clone();
+    let wallet = load_wallet(
+        connection,
+        &mut cache,
+        &user_id,
+        Some(order_id),
+        WALLET_COUPONS_MAX,
+    )
+    .await?;
+    let quote = couponflow_core::quote::quote(&cart, &wallet, now)?;
+    let mut codes = quote.selected.clone();
+    codes.sort();
+    for code in &codes {
+        // The row lock and the state check make a second order fail here
+        // even if it priced the coupon before this one committed.
+        let mut coupon = coupons::lock(connection, code).await?;
+        let change = order_change(CouponEvent::Lock, "order placed", order_id, actor, now);
+        coupons::apply(connection, &mut coupon, &change).await?;
+    }
+    let order = Order {
+        order_id: order_id.to_owned(),
+        user_id,
+        state: OrderState::Locked,
+        cart,
+        quote,
+        created_at: now,
+        updated_at: now,
+    };
+    repository::insert(connection, &order).await?;
+    Ok(order)
+}
+
+/// An explicit selection: each coupon is locked and must be the user's
+/// and lockable now, so a coupon held by another order (or expired, even
+/// before the expiry job ran) is refused with the coupon's state error.
+async fn check_selected(
+    connection: &mut AnyConnection,
+    user_id: &str,
+    codes: &[String],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let mut sorted: Vec<&String> = codes.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    for code in sorted {
+        let unknown = || {
+            AppError::Quote(QuoteError::UnknownCoupon {
+                coupon: code.clone(),
+            })
+        };
+        let coupon = match coupons::lock(connection, code).await {
+            Ok(coupon) => coupon,
+            Err(AppError::CouponNotFound(_)) => return Err(unknown()),
+            Err(other) => return Err(other),
+        };
+        if coupon.user_id.as_deref() != Some(user_id) {
+            return Err(unknown());
+        }
+        transition(coupon.state, CouponEvent::Lock, &coupon.times(), now)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! The `/v1` API served for real: every test starts the whole service on
+//! port 0 against a fresh database on every back end (SQLite always,
+//! PostgreSQL when `COUPONFLOW_TEST_DATABASE_URL` is set) and calls it over
+//! HTTP. One binary, so it links once.
+
+mod api_keys;
+mod authorization;
+mod checkout;
+mod claims;
+mod coupons;
+mod harness;
+mod openapi;
+mod orders;
+mod pagination;
+mod templates;
+mod verifications;
