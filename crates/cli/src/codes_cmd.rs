@@ -19,7 +19,8 @@ use couponflow_http::SystemClock;
 
 use crate::migrate_cmd::{DatabaseArgs, open_migrated, runtime};
 
-const PROGRESS_TEMPLATE: &str = "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} codes ({per_sec}, {eta} left)";
+const PROGRESS_TEMPLATE: &str =
+    "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} codes ({eta} left)";
 
 #[derive(Args, Debug)]
 pub struct CodesArgs {
