@@ -6,6 +6,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod background;
 pub mod checkout;
 pub mod claims;
 pub mod codes;

@@ -13,6 +13,7 @@ use couponflow_core::quote::{self, QuoteDocument};
 use couponflow_core::template::{Problems, Template, ValidTemplate, parse_json};
 
 mod codes_cmd;
+mod demo;
 mod migrate_cmd;
 mod serve_cmd;
 
@@ -52,6 +53,8 @@ enum Command {
     },
     /// Unbound code batches: generate (with a progress bar), resume, export as CSV.
     Codes(codes_cmd::CodesArgs),
+    /// Load a realistic demo data set (templates of every kind, users, orders) and print its API keys.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_cmd::run(args).map_err(Failure::Other),
         Command::Migrate(args) => migrate_cmd::run(args).map_err(Failure::Other),
         Command::Codes(args) => codes_cmd::run(args).map_err(Failure::Other),
+        Command::Demo(args) => demo::run(args).map_err(Failure::Other),
         Command::Quote { file, compact } => run_quote(&file, compact),
         Command::ValidateTemplate { file } => run_validate_template(&file),
     };

@@ -6,6 +6,11 @@
 //! created and migrated on first start) on 127.0.0.1:8080. The first start
 //! without `COUPONFLOW_BOOTSTRAP_ADMIN_KEY` prints a generated admin key to
 //! standard error, once.
+//!
+//! Beside the requests it runs the background jobs (`couponflow_app::background`):
+//! code batches a previous process left unfinished are resumed, and coupons
+//! past their validity are expired every `expiry_interval_secs`. A stop
+//! signal stops them after the open requests have drained.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -15,6 +20,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use clap::Args;
+use couponflow_app::background::Background;
 use couponflow_app::{App, Settings};
 use couponflow_http::auth::UserTokenSecret;
 use couponflow_http::server::serve_with_drain_limit;
@@ -33,6 +39,10 @@ pub struct ServeArgs {
     /// The address to listen on, HOST:PORT; port 0 takes any free port.
     #[arg(long, value_name = "HOST:PORT")]
     pub listen: Option<SocketAddr>,
+    /// Load the demo data set first (as `couponflow demo`; nothing happens
+    /// if it is already loaded) and print its API keys.
+    #[arg(long)]
+    pub demo: bool,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C, then lets open requests finish.
@@ -61,18 +71,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         eprintln!("Created the first admin API key. It is shown only this once; keep it safe:");
         eprintln!("  {key}");
     }
-    let state = AppState::new(app, Some(user_token_secret(&config)?))?;
+    if args.demo {
+        let summary = crate::demo::load(&app)
+            .await
+            .context("loading the demo data set")?;
+        eprintln!("{summary}");
+    }
+    let state = AppState::new(app.clone(), Some(user_token_secret(&config)?))?;
     let service = service_app(state, &RequestLimits::from_config(&config));
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr().context("reading the bound address")?;
+    let background = Background::start(app, Duration::from_secs(config.expiry_interval_secs));
     println!("couponflow listening on http://{address}");
     tracing::info!(%address, database = %redacted(&config.database_url), "serving");
     let drain = Duration::from_secs(config.shutdown_drain_secs);
     serve_with_drain_limit(listener, service.router, std::future::pending(), drain)
         .await
         .context("serving")?;
+    background.stop().await;
     // The router held the last other handles on the store: close it so the
     // write pipeline finishes what it has queued before the process ends.
     if let Ok(store) = Arc::try_unwrap(store) {

@@ -22,6 +22,11 @@ pub const REQUEST_TIMEOUT_SECS_DEFAULT: u64 = 30;
 pub const REQUEST_TIMEOUT_SECS_MAX: u64 = 600;
 pub const SHUTDOWN_DRAIN_SECS_DEFAULT: u64 = 30;
 pub const SHUTDOWN_DRAIN_SECS_MAX: u64 = 600;
+pub const EXPIRY_INTERVAL_SECS_DEFAULT: u64 = 60;
+/// A day: coupons past their validity are never usable anyway (the quote
+/// and the state machine refuse them), but wallets should not show them as
+/// available for longer than this.
+pub const EXPIRY_INTERVAL_SECS_MAX: u64 = 86_400;
 /// ¥100,000.00 in fen: templates whose budget is above this also need finance's review.
 pub const FINANCE_REVIEW_THRESHOLD_MINOR_DEFAULT: i64 = 10_000_000;
 pub const TIME_ZONE_DEFAULT: &str = "Asia/Shanghai";
@@ -55,6 +60,8 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// How long open connections may finish after a shutdown signal.
     pub shutdown_drain_secs: u64,
+    /// How often the expiry job moves coupons past their validity to `expired`.
+    pub expiry_interval_secs: u64,
     /// The HMAC secret shared with the mall for user tokens; `None` = demo mode.
     pub user_token_secret: Option<Secret>,
     /// The first admin key; generated and printed once when absent.
@@ -72,6 +79,7 @@ impl Default for ServerConfig {
             body_limit_bytes: BODY_LIMIT_BYTES_DEFAULT,
             request_timeout_secs: REQUEST_TIMEOUT_SECS_DEFAULT,
             shutdown_drain_secs: SHUTDOWN_DRAIN_SECS_DEFAULT,
+            expiry_interval_secs: EXPIRY_INTERVAL_SECS_DEFAULT,
             user_token_secret: None,
             bootstrap_admin_key: None,
             finance_review_threshold_minor: FINANCE_REVIEW_THRESHOLD_MINOR_DEFAULT,
@@ -104,6 +112,7 @@ struct FileSettings {
     body_limit_bytes: Option<usize>,
     request_timeout_secs: Option<u64>,
     shutdown_drain_secs: Option<u64>,
+    expiry_interval_secs: Option<u64>,
     user_token_secret: Option<String>,
     bootstrap_admin_key: Option<String>,
     finance_review_threshold_minor: Option<i64>,
@@ -147,6 +156,7 @@ impl ServerConfig {
         set(&mut self.body_limit_bytes, file.body_limit_bytes);
         set(&mut self.request_timeout_secs, file.request_timeout_secs);
         set(&mut self.shutdown_drain_secs, file.shutdown_drain_secs);
+        set(&mut self.expiry_interval_secs, file.expiry_interval_secs);
         set_secret(&mut self.user_token_secret, file.user_token_secret);
         set_secret(&mut self.bootstrap_admin_key, file.bootstrap_admin_key);
         set(
@@ -177,6 +187,10 @@ impl ServerConfig {
         set(
             &mut self.shutdown_drain_secs,
             reader.number("COUPONFLOW_SHUTDOWN_DRAIN_SECS")?,
+        );
+        set(
+            &mut self.expiry_interval_secs,
+            reader.number("COUPONFLOW_EXPIRY_INTERVAL_SECS")?,
         );
         set_secret(
             &mut self.user_token_secret,
@@ -216,6 +230,12 @@ impl ServerConfig {
         }
         if self.shutdown_drain_secs > SHUTDOWN_DRAIN_SECS_MAX {
             return invalid("shutdown_drain_secs", "must be at most 600");
+        }
+        if !(1..=EXPIRY_INTERVAL_SECS_MAX).contains(&self.expiry_interval_secs) {
+            return invalid(
+                "expiry_interval_secs",
+                "must be between 1 and 86400 (a day)",
+            );
         }
         if self.finance_review_threshold_minor < 0 {
             return invalid("finance_review_threshold_minor", "must not be negative");

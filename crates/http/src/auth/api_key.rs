@@ -7,48 +7,18 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use sha2::{Digest, Sha256};
-
 use super::Role;
 
-/// Every API key starts with this.
-pub const API_KEY_PREFIX: &str = "cf_";
-/// The number of characters after the prefix.
-pub const API_KEY_BODY_CHARS: usize = 32;
+// The key's format and its stored hash are the app's: one definition, so a
+// key the configuration accepts is a key the service can store.
+pub use couponflow_app::keys::{API_KEY_BODY_CHARS, API_KEY_PREFIX, hash_key, is_api_key_format};
 
 /// A new random key. Show it once; store only [`hash_key`] of it.
 pub fn generate_api_key() -> String {
     let mut bytes = [0u8; API_KEY_BODY_CHARS / 2];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
-    format!("{API_KEY_PREFIX}{}", to_hex(&bytes))
-}
-
-/// Whether `key` has the shape of a Couponflow API key.
-pub fn is_api_key_format(key: &str) -> bool {
-    let Some(body) = key.strip_prefix(API_KEY_PREFIX) else {
-        return false;
-    };
-    body.len() == API_KEY_BODY_CHARS
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
-}
-
-/// The stored form of a key: SHA-256, lowercase hex. Keys carry 128 random
-/// bits, so a fast unsalted hash is enough; a password hash would only slow
-/// every request.
-pub fn hash_key(key: &str) -> String {
-    to_hex(&Sha256::digest(key.as_bytes()))
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        // Writing to a String cannot fail.
-        let _ = write!(text, "{byte:02x}");
-    }
-    text
+    let body: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("{API_KEY_PREFIX}{body}")
 }
 
 /// What the database knows about one key.

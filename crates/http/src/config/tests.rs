@@ -127,6 +127,16 @@ fn settings_beyond_their_limits_are_refused() {
             "bootstrap_admin_key",
         ),
         ("COUPONFLOW_TIME_ZONE", "Asia Shanghai", "time_zone"),
+        (
+            "COUPONFLOW_EXPIRY_INTERVAL_SECS",
+            "0",
+            "expiry_interval_secs",
+        ),
+        (
+            "COUPONFLOW_EXPIRY_INTERVAL_SECS",
+            "86401",
+            "expiry_interval_secs",
+        ),
     ];
     for (variable, value, setting) in cases {
         let error = ServerConfig::load(None, &env(&[(variable, value)])).unwrap_err();
@@ -135,6 +145,20 @@ fn settings_beyond_their_limits_are_refused() {
             other => panic!("{variable}={value}: {other:?}"),
         }
     }
+}
+
+#[test]
+fn expiry_interval_is_a_minute_unless_the_file_or_the_environment_says_otherwise() {
+    let defaults = ServerConfig::load(None, &env(&[])).unwrap();
+    assert_eq!(defaults.expiry_interval_secs, 60);
+
+    let file = TempFile::new("expiry_interval_secs = 300\n");
+    let from_file = ServerConfig::load(Some(file.path()), &env(&[])).unwrap();
+    assert_eq!(from_file.expiry_interval_secs, 300);
+
+    let vars = env(&[("COUPONFLOW_EXPIRY_INTERVAL_SECS", "5")]);
+    let from_env = ServerConfig::load(Some(file.path()), &vars).unwrap();
+    assert_eq!(from_env.expiry_interval_secs, 5);
 }
 
 #[test]

@@ -60,6 +60,20 @@ impl From<AppError> for ApiError {
                 }
             }
             AppError::ApiKeyNotFound(id) => problem.with_extension("api_key", id),
+            AppError::CodeBatchNotFound(id) | AppError::CodeBatchFailed(id) => {
+                problem.with_extension("code_batch", id)
+            }
+            AppError::TemplateNotUsable { id, status } => problem
+                .with_extension("template", id)
+                .with_extension("template_status", status),
+            AppError::TotalLimit {
+                template_id,
+                requested,
+                remaining,
+            } => problem
+                .with_extension("template", template_id)
+                .with_extension("requested", requested)
+                .with_extension("remaining", remaining),
             _ => problem,
         }
     }
@@ -142,6 +156,43 @@ mod tests {
         );
         assert_eq!(problem.extensions["order"], "o-1");
         assert_eq!(problem.extensions["state"], "paid");
+    }
+
+    #[test]
+    fn code_batch_refusals_say_what_stands_in_the_way() {
+        let total = AppError::TotalLimit {
+            template_id: "t-1".into(),
+            requested: 11,
+            remaining: 10,
+        };
+        let problem = ApiError::from(total).to_problem();
+        assert_eq!(
+            (problem.status, problem.code.as_str()),
+            (409, "TOTAL_LIMIT")
+        );
+        assert_eq!(problem.extensions["template"], "t-1");
+        assert_eq!(problem.extensions["requested"], 11);
+        assert_eq!(problem.extensions["remaining"], 10);
+
+        let draft = AppError::TemplateNotUsable {
+            id: "t-2".into(),
+            status: "draft",
+        };
+        let problem = ApiError::from(draft).to_problem();
+        assert_eq!(
+            (problem.status, problem.code.as_str()),
+            (409, "TEMPLATE_STATE")
+        );
+        assert_eq!(problem.extensions["template"], "t-2");
+        assert_eq!(problem.extensions["template_status"], "draft");
+
+        let missing = AppError::CodeBatchNotFound("cb_1".into());
+        let problem = ApiError::from(missing).to_problem();
+        assert_eq!(
+            (problem.status, problem.code.as_str()),
+            (404, "CODE_BATCH_NOT_FOUND")
+        );
+        assert_eq!(problem.extensions["code_batch"], "cb_1");
     }
 
     #[test]

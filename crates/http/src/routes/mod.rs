@@ -14,6 +14,7 @@ mod cart_body;
 mod checkout;
 mod checkout_views;
 mod claims;
+mod code_batches;
 mod coupon_views;
 mod coupons;
 mod docs;
@@ -48,6 +49,10 @@ pub const OPERATIONS_REVIEWERS: &[Role] = &[Role::Admin, Role::Reviewer];
 pub const FINANCE_REVIEWERS: &[Role] = &[Role::Admin, Role::Finance];
 /// Staff who void coupons.
 pub const COUPON_VOIDERS: &[Role] = &[Role::Admin, Role::Operator];
+/// Staff who start code batches and follow their progress.
+pub const CODE_BATCH_MAKERS: &[Role] = &[Role::Admin, Role::Operator];
+/// Who download a batch's codes; partners only for the templates of their key.
+pub const CODE_BATCH_EXPORTERS: &[Role] = &[Role::Admin, Role::Operator, Role::Partner];
 /// Who issues API keys.
 pub const KEY_ISSUERS: &[Role] = &[Role::Admin];
 /// Who drives orders: the mall's backend, and admins by hand.
@@ -66,6 +71,7 @@ pub fn v1_routes() -> ApiRouter<AppState> {
         .merge(coupons::routes())
         .merge(wallet::routes())
         .merge(claims::routes())
+        .merge(code_batches::routes())
         .merge(checkout::routes())
         .merge(orders::routes())
         .merge(verifications::routes())

@@ -19,6 +19,7 @@ const EDITORS: &[&str] = &["admin", "operator"];
 const FOR_ANY_USER: &[&str] = &["admin", "operator", "service"];
 const ORDER_DRIVERS: &[&str] = &["admin", "service"];
 const VERIFIERS: &[&str] = &["admin", "operator", "merchant", "partner"];
+const CODE_BATCH_EXPORTERS: &[&str] = &["admin", "operator", "partner"];
 
 /// One route: how to call it, as documented, and who may.
 struct Route {
@@ -87,6 +88,16 @@ fn table() -> Vec<Route> {
         route(Method::POST, "/v1/templates/{id}/resume", EDITORS),
         route(Method::POST, "/v1/templates/{id}/end", EDITORS),
         route(Method::GET, "/v1/templates/{id}/events", STAFF),
+        with(
+            route(Method::POST, "/v1/templates/{id}/code-batches", EDITORS),
+            json!({"count": 1}),
+        ),
+        route(Method::GET, "/v1/code-batches/{id}", EDITORS),
+        route(
+            Method::GET,
+            "/v1/code-batches/{id}/codes.csv",
+            CODE_BATCH_EXPORTERS,
+        ),
         route(Method::GET, "/v1/coupons/{code}", STAFF),
         route(Method::POST, "/v1/coupons/{code}/void", EDITORS),
         own(with(

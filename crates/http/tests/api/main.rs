@@ -7,6 +7,7 @@ mod api_keys;
 mod authorization;
 mod checkout;
 mod claims;
+mod code_batches;
 mod coupons;
 mod harness;
 mod openapi;
