@@ -31,7 +31,10 @@ fn cart(user: &str, code: &str) -> Cart {
         promo_discount: 0,
     };
     Cart {
-        user: QuoteUser { id: user.to_owned(), ..QuoteUser::default() },
+        user: QuoteUser {
+            id: user.to_owned(),
+            ..QuoteUser::default()
+        },
         lines: vec![line("1", 19_900), line("2", 12_900)],
         shipping_fee: 0,
         select: Select::Coupons(vec![code.to_owned()]),
@@ -43,32 +46,57 @@ fn cart(user: &str, code: &str) -> Cart {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let url = args.get(1).cloned().unwrap_or_else(couponflow_store::testing::fresh_sqlite_url);
-    let orders: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(20_000);
+    let url = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(couponflow_store::testing::fresh_sqlite_url);
+    let orders: usize = args
+        .get(2)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(20_000);
     let concurrency: usize = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(256);
     let store = Arc::new(Store::open_and_migrate(&url).await?);
-    let start = chrono::DateTime::parse_from_rfc3339("2026-12-05T12:00:00Z")?.with_timezone(&chrono::Utc);
-    let app = Arc::new(App::new(store, Arc::new(FixedClock::new(start)), Settings::default()));
+    let start =
+        chrono::DateTime::parse_from_rfc3339("2026-12-05T12:00:00Z")?.with_timezone(&chrono::Utc);
+    let app = Arc::new(App::new(
+        store,
+        Arc::new(FixedClock::new(start)),
+        Settings::default(),
+    ));
     let template: Template = serde_json::from_value(serde_json::json!({
         "name": "满300减50", "benefit": {"kind": "threshold", "tiers": [{"min_amount": 30000, "off": 5000}]},
         "scope": {"include": {"all": true}}, "validity": {"type": "relative", "days": 30},
         "limits": {"total": 1_000, "per_user": 1}}))?;
     let mut template = template;
     template.limits.total = Some(orders as u64);
-    let (ops, lead, cfo) = (Actor("ops".into()), Actor("lead".into()), Actor("cfo".into()));
+    let (ops, lead, cfo) = (
+        Actor("ops".into()),
+        Actor("lead".into()),
+        Actor("cfo".into()),
+    );
     let id = app.create_template(&ops, template).await?.id;
     app.submit_template(&ops, &id).await?;
-    app.review_template(&lead, &id, Decision::Approve, None).await?;
+    app.review_template(&lead, &id, Decision::Approve, None)
+        .await?;
     if app.template(&id).await?.status.as_str() == "pending_review" {
-        app.review_template(&cfo, &id, Decision::Approve, None).await?;
+        app.review_template(&cfo, &id, Decision::Approve, None)
+            .await?;
     }
     // One coupon per user, claimed concurrently (not timed).
     let claims: Vec<_> = (0..orders)
         .map(|n| {
             let (app, id) = (app.clone(), id.clone());
             tokio::spawn(async move {
-                let user = ClaimUser { id: format!("u-{n}"), ..ClaimUser::default() };
-                let request = ClaimRequest { user, request_id: format!("r-{n}"), context: serde_json::Value::Null };
+                let user = ClaimUser {
+                    id: format!("u-{n}"),
+                    ..ClaimUser::default()
+                };
+                let request = ClaimRequest {
+                    user,
+                    request_id: format!("r-{n}"),
+                    context: serde_json::Value::Null,
+                };
                 app.claim(&id, request).await.map(|c| (n, c.code))
             })
         })
@@ -87,7 +115,10 @@ async fn main() -> anyhow::Result<()> {
                 let mut paid = 0usize;
                 for (n, code) in coupons.iter().skip(task).step_by(concurrency) {
                     let order = format!("o-{n}");
-                    if app.lock_order(&service, &order, cart(&format!("u-{n}"), code)).await.is_ok()
+                    if app
+                        .lock_order(&service, &order, cart(&format!("u-{n}"), code))
+                        .await
+                        .is_ok()
                         && app.redeem_order(&service, &order).await.is_ok()
                     {
                         paid += 1;
@@ -102,6 +133,9 @@ async fn main() -> anyhow::Result<()> {
         paid += task.await?;
     }
     let seconds = started.elapsed().as_secs_f64();
-    println!("{paid} orders locked and redeemed in {seconds:.2} s = {:.0} orders/s", paid as f64 / seconds);
+    println!(
+        "{paid} orders locked and redeemed in {seconds:.2} s = {:.0} orders/s",
+        paid as f64 / seconds
+    );
     Ok(())
 }

@@ -137,6 +137,13 @@ async fn expire_every(app: Arc<App>, interval: Duration) {
 /// Expires units of due coupons until a unit finds none (or the round's
 /// bound is reached); answers how many were expired.
 async fn expire_round(app: &App) -> AppResult<usize> {
+    let activated = app.activate_due().await?;
+    if activated > 0 {
+        tracing::info!(
+            activated,
+            "approved templates became active at their claim window"
+        );
+    }
     let mut expired_total = 0;
     for _ in 0..EXPIRY_UNITS_PER_ROUND_MAX {
         let expired = app.expire_due(EXPIRY_BATCH_MAX).await?;

@@ -290,7 +290,8 @@ impl App {
             .await
     }
 
-    /// A review step (SPEC §4.9). The creator can never approve their own.
+    /// A review step (SPEC §4.9) by someone who may review any step. The
+    /// creator can never approve their own.
     pub async fn review_template(
         &self,
         actor: &Actor,
@@ -298,12 +299,32 @@ impl App {
         decision: Decision,
         reason: Option<String>,
     ) -> AppResult<TemplateRecord> {
+        let every_step = [ReviewStep::Operations, ReviewStep::Finance];
+        self.review_template_as(actor, id, decision, reason, &every_step)
+            .await
+    }
+
+    /// A review step by someone who may review only `steps`: whose step it
+    /// is is decided inside the write, so a template that moved on to the
+    /// next step meanwhile cannot be approved by the wrong reviewer.
+    pub async fn review_template_as(
+        &self,
+        actor: &Actor,
+        id: &str,
+        decision: Decision,
+        reason: Option<String>,
+        steps: &[ReviewStep],
+    ) -> AppResult<TemplateRecord> {
         let (action, name) = match decision {
             Decision::Approve => (TemplateAction::Approve, "approved"),
             Decision::Reject => (TemplateAction::Reject, "rejected"),
         };
         let reviewer = actor.clone();
+        let steps = steps.to_vec();
         self.change_template(actor, id, name, reason, move |record, threshold| {
+            if let Some(step) = record.review_step.filter(|step| !steps.contains(step)) {
+                return Err(AppError::Forbidden(format!("the {} review", step.as_str())));
+            }
             if record.created_by == reviewer.0 && decision == Decision::Approve {
                 return Err(AppError::SelfReview);
             }
@@ -316,6 +337,34 @@ impl App {
             )?)
         })
         .await
+    }
+
+    /// Stores `active` for approved templates whose claim window has opened
+    /// (claims already treat them as active: [`TemplateRecord::status_at`]),
+    /// so lists by status tell the truth. Run by the background loop.
+    pub async fn activate_due(&self) -> AppResult<usize> {
+        let now = self.now();
+        let due: Vec<String> = self
+            .templates(Some(TemplateStatus::Approved), None, TEMPLATE_PAGE_MAX)
+            .await?
+            .into_iter()
+            .filter(|record| record.status_at(now) == TemplateStatus::Active)
+            .map(|record| record.id)
+            .collect();
+        let system = Actor("system:activation".to_owned());
+        let mut activated = 0;
+        for id in &due {
+            match self
+                .transition_template(&system, id, TemplateAction::Activate, "activated", None)
+                .await
+            {
+                Ok(_) => activated += 1,
+                // Paused or ended meanwhile: nothing to store.
+                Err(AppError::Lifecycle(_)) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(activated)
     }
 
     pub async fn pause_template(&self, actor: &Actor, id: &str) -> AppResult<TemplateRecord> {
@@ -343,8 +392,12 @@ impl App {
     ) -> AppResult<TemplateRecord> {
         let now = self.now();
         self.change_template(actor, id, name, reason, move |record, threshold| {
-            // Pausing an approved template whose window opened is pausing an active one.
-            let status = record.status_at(now);
+            // Pausing an approved template whose window opened is pausing an
+            // active one; activating it is storing what it already is.
+            let status = match action {
+                TemplateAction::Activate => record.status,
+                _ => record.status_at(now),
+            };
             let finance = finance_review_needed(&record.template, threshold);
             Ok(lifecycle::next(
                 status,

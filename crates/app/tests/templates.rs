@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! Template review flow (SPEC §4.9) on every back end.
 
 mod support;
@@ -140,5 +141,87 @@ async fn an_invalid_template_is_refused_and_nothing_is_stored() {
             "{}",
             t.url
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_template_is_stored_active_once_its_claim_window_opens() {
+    for t in apps().await {
+        let app = &t.app;
+        let mut body = basic(None);
+        body["claim_window"] = json!({"from": "2026-12-06T00:00:00Z"});
+        let id = app
+            .create_template(&actor("ops-1"), template(body))
+            .await
+            .unwrap()
+            .id;
+        app.submit_template(&actor("ops-1"), &id).await.unwrap();
+        app.review_template(&actor("lead-1"), &id, Decision::Approve, None)
+            .await
+            .unwrap();
+        assert_eq!(app.activate_due().await.unwrap(), 0, "{}", t.url);
+        assert!(
+            app.templates(Some(TemplateStatus::Active), None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        t.clock.advance(chrono::Duration::days(1));
+        assert_eq!(app.activate_due().await.unwrap(), 1);
+        let active = app
+            .templates(Some(TemplateStatus::Active), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(active.len(), 1);
+        assert_eq!(active[0].id, id);
+        let last = app.template_events(&id).await.unwrap().pop().unwrap();
+        assert_eq!(
+            (last.action.as_str(), last.actor.as_str()),
+            ("activated", "system:activation")
+        );
+        assert_eq!(app.activate_due().await.unwrap(), 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_limited_to_one_step_cannot_approve_the_other() {
+    for t in apps().await {
+        let app = &t.app;
+        let id = app
+            .create_template(&actor("ops-1"), template(basic(Some(50_000_000))))
+            .await
+            .unwrap()
+            .id;
+        app.submit_template(&actor("ops-1"), &id).await.unwrap();
+        let finance_only = [ReviewStep::Finance];
+        let early = app
+            .review_template_as(&actor("cfo"), &id, Decision::Approve, None, &finance_only)
+            .await;
+        assert_eq!(early.unwrap_err().code(), "FORBIDDEN", "{}", t.url);
+        let operations_only = [ReviewStep::Operations];
+        app.review_template_as(
+            &actor("lead"),
+            &id,
+            Decision::Approve,
+            None,
+            &operations_only,
+        )
+        .await
+        .unwrap();
+        let again = app
+            .review_template_as(
+                &actor("lead2"),
+                &id,
+                Decision::Approve,
+                None,
+                &operations_only,
+            )
+            .await;
+        assert_eq!(again.unwrap_err().code(), "FORBIDDEN");
+        let done = app
+            .review_template_as(&actor("cfo"), &id, Decision::Approve, None, &finance_only)
+            .await
+            .unwrap();
+        assert_eq!(done.status, TemplateStatus::Approved);
     }
 }

@@ -16,10 +16,7 @@ use utoipa_axum::routes;
 
 use super::docs::{AuthProblems, BadRequestProblem, decision_schema, template_status_schema};
 use super::template_views::{TemplateEventView, TemplateView};
-use super::{
-    FINANCE_REVIEWERS, OPERATIONS_REVIEWERS, REVIEWERS, STAFF_READERS, TEMPLATE_EDITORS, actor,
-    check_reason,
-};
+use super::{REVIEWERS, STAFF_READERS, TEMPLATE_EDITORS, actor, check_reason};
 use crate::auth::{Principal, Role, require_role, require_shop_access};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -227,17 +224,21 @@ async fn review_template(
 ) -> Result<ApiJson<TemplateView>, ApiError> {
     require_role(&principal, REVIEWERS)?;
     check_reason(review.reason.as_deref())?;
-    if principal.role() != Some(Role::Admin) {
-        // Whose step it is depends on the template; not waiting for review
-        // at all is the use case's answer (409), not a matter of roles.
-        match app.template(&id).await?.review_step {
-            Some(ReviewStep::Operations) => require_role(&principal, OPERATIONS_REVIEWERS)?,
-            Some(ReviewStep::Finance) => require_role(&principal, FINANCE_REVIEWERS)?,
-            None => {}
-        }
-    }
+    // Whose step it is depends on the template; the use case decides it
+    // inside the write. Not waiting for review at all is its 409.
+    let steps: &[ReviewStep] = match principal.role() {
+        Some(Role::Admin) => &[ReviewStep::Operations, ReviewStep::Finance],
+        Some(Role::Finance) => &[ReviewStep::Finance],
+        _ => &[ReviewStep::Operations],
+    };
     let record = app
-        .review_template(&actor(&principal), &id, review.decision, review.reason)
+        .review_template_as(
+            &actor(&principal),
+            &id,
+            review.decision,
+            review.reason,
+            steps,
+        )
         .await?;
     Ok(ApiJson(TemplateView::at(&record, app.now())))
 }
