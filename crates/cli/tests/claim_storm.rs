@@ -6,56 +6,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use support::start;
 
 use serde_json::{Value, json};
 
 const ADMIN: &str = "cf_fedcba9876543210fedcba9876543210";
-
-struct Node {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(database_url: &str) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_couponflow"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            database_url,
-        ])
-        .env("COUPONFLOW_BOOTSTRAP_ADMIN_KEY", ADMIN)
-        .env_remove("COUPONFLOW_LISTEN")
-        .env_remove("COUPONFLOW_DATABASE_URL")
-        .env("COUPONFLOW_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the listening line");
-    let address = line
-        .trim()
-        .strip_prefix("couponflow listening on http://")
-        .expect("listening")
-        .to_owned();
-    Node {
-        child,
-        base: format!("http://{address}"),
-    }
-}
 
 async fn post(client: &reqwest::Client, url: String, key: &str, body: Value) -> (u16, Value) {
     let response = client
@@ -78,15 +35,15 @@ async fn two_server_processes_never_exceed_a_limit_together() {
         return; // SQLite is one node; CI sets the PostgreSQL URL.
     };
     // The first node migrates; the second starts on a migrated database.
-    let first = start(&url);
-    let second = start(&url);
+    let first = start(&url, ADMIN);
+    let second = start(&url, ADMIN);
     storm(&[first.base.clone(), second.base.clone()], &url).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_sqlite_server_never_exceeds_a_limit() {
     let url = couponflow_store::testing::fresh_sqlite_url();
-    let node = start(&url);
+    let node = start(&url, ADMIN);
     storm(std::slice::from_ref(&node.base), &url).await;
 }
 

@@ -5,9 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use support::start;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,38 +18,6 @@ const ADMIN: &str = "cf_0123456789abcdef0123456789abcdef";
 const TOTAL: i64 = 4_000;
 const PER_USER: i64 = 2;
 const USERS: usize = 1_500;
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-fn start(database: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_couponflow"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url"])
-        .arg(format!("sqlite://{}", database.display()))
-        .env("COUPONFLOW_BOOTSTRAP_ADMIN_KEY", ADMIN)
-        .env_remove("COUPONFLOW_LISTEN")
-        .env_remove("COUPONFLOW_DATABASE_URL")
-        .env("COUPONFLOW_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the listening line");
-    let address = line
-        .trim()
-        .strip_prefix("couponflow listening on http://")
-        .expect("listening")
-        .to_owned();
-    Server {
-        child,
-        base: format!("http://{address}"),
-    }
-}
 
 async fn call(
     client: &reqwest::Client,
@@ -127,7 +96,8 @@ async fn every_acknowledged_claim_survives_a_kill_and_no_limit_is_exceeded() {
     let directory = tempfile::tempdir().unwrap();
     let database = directory.path().join("crash.db");
     let client = reqwest::Client::new();
-    let mut server = start(&database);
+    let database_url = format!("sqlite://{}", database.display());
+    let mut server = start(&database_url, ADMIN);
     let (template, service) = live_template(&client, &server.base).await;
 
     // A storm of claims, acknowledged ones recorded, until the kill.
@@ -175,7 +145,7 @@ async fn every_acknowledged_claim_survives_a_kill_and_no_limit_is_exceeded() {
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(acknowledged.len() >= 1_000);
 
-    let server = start(&database);
+    let server = start(&database_url, ADMIN);
     let get = reqwest::Method::GET;
     for (_, code) in &acknowledged {
         let (status, body) = call(
@@ -214,12 +184,8 @@ async fn every_acknowledged_claim_survives_a_kill_and_no_limit_is_exceeded() {
         issued >= acknowledged.len() as i64 && issued <= TOTAL,
         "issued {issued}"
     );
-    let mut server = server;
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
-    let store = couponflow_store::Store::open(&format!("sqlite://{}", database.display()))
-        .await
-        .unwrap();
+    drop(server); // stopped (SIGKILL) before the file is read directly
+    let store = couponflow_store::Store::open(&database_url).await.unwrap();
     let worst: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM coupons GROUP BY user_id) AS held")
         .fetch_one(store.reader())
         .await
