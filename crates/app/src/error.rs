@@ -98,9 +98,6 @@ pub enum ClaimRefusal {
     SoldOut,
     BudgetExhausted,
     NoValidity,
-    /// The request id was used before by another user: their answer is
-    /// theirs alone.
-    RequestIdReused,
 }
 
 impl ClaimRefusal {
@@ -117,7 +114,6 @@ impl ClaimRefusal {
             ClaimRefusal::SoldOut => "SOLD_OUT",
             ClaimRefusal::BudgetExhausted => "BUDGET_EXHAUSTED",
             ClaimRefusal::NoValidity => "NO_VALIDITY",
-            ClaimRefusal::RequestIdReused => "IDEMPOTENCY_CONFLICT",
         }
     }
 }

@@ -116,7 +116,47 @@ async fn a_retried_request_id_gets_the_first_answer_and_issues_nothing_more() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_request_id_used_by_another_user_never_returns_their_coupon() {
+async fn a_refusal_is_replayed_as_first_given_even_after_its_cause_is_gone() {
+    for t in apps().await {
+        let id = live_template(&t.app, json!({})).await;
+        t.app
+            .pause_template(&actor("ops"), &id)
+            .await
+            .expect("paused");
+        assert_eq!(
+            refusal(t.app.claim(&id, claim_of("u-1", "early")).await),
+            "TEMPLATE_NOT_ACTIVE",
+            "{}",
+            t.url
+        );
+        t.app
+            .resume_template(&actor("ops"), &id)
+            .await
+            .expect("resumed");
+        // The retry gets the first answer; a new request is decided anew.
+        assert_eq!(
+            refusal(t.app.claim(&id, claim_of("u-1", "early")).await),
+            "TEMPLATE_NOT_ACTIVE",
+            "{}",
+            t.url
+        );
+        t.app
+            .claim(&id, claim_of("u-1", "later"))
+            .await
+            .expect("claimed once resumed");
+        // Another user's request with the refused id is their own request.
+        let theirs = t
+            .app
+            .claim(&id, claim_of("u-2", "early"))
+            .await
+            .expect("claimed by the other user");
+        assert_eq!(theirs.user_id, "u-2");
+        assert_eq!(issued(t.app.store(), &id).await, (2, 2));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_id_is_scoped_to_its_user_and_never_returns_another_users_coupon() {
     for t in apps().await {
         let id = live_template(&t.app, json!({})).await;
         let first = t
@@ -124,15 +164,27 @@ async fn a_request_id_used_by_another_user_never_returns_their_coupon() {
             .claim(&id, claim_of("u-1", "shared"))
             .await
             .expect("claimed");
-        let other = t.app.claim(&id, claim_of("u-2", "shared")).await;
-        assert_eq!(refusal(other), "IDEMPOTENCY_CONFLICT", "{}", t.url);
+        // Another user's request with the same id is a request of its own.
+        let other = t
+            .app
+            .claim(&id, claim_of("u-2", "shared"))
+            .await
+            .expect("claimed by the other user");
+        assert_eq!(other.user_id, "u-2", "{}", t.url);
+        assert_ne!(other.code, first.code, "{}", t.url);
         let mine = t
             .app
             .claim(&id, claim_of("u-1", "shared"))
             .await
             .expect("replayed");
         assert_eq!(mine, first);
-        assert_eq!(issued(t.app.store(), &id).await, (1, 1));
+        let theirs = t
+            .app
+            .claim(&id, claim_of("u-2", "shared"))
+            .await
+            .expect("replayed");
+        assert_eq!(theirs, other);
+        assert_eq!(issued(t.app.store(), &id).await, (2, 2));
     }
 }
 

@@ -7,6 +7,7 @@
 //! expired is the clock the use cases run on (tests move one clock, not two).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::FromRef;
 use chrono::{DateTime, Utc};
@@ -34,7 +35,7 @@ impl AppState {
         user_token_secret: Option<UserTokenSecret>,
     ) -> Result<AppState, MetricsError> {
         let auth = AuthState {
-            keys: Arc::new(DatabaseKeys(app.clone())),
+            keys: Arc::new(DatabaseKeys::new(app.clone())),
             user_token_secret: user_token_secret.map(Arc::new),
             clock: Arc::new(AppClock(app.clone())),
         };
@@ -85,23 +86,58 @@ impl Clock for AppClock {
     }
 }
 
-/// API keys as the database holds them, found through the keys use case.
-pub struct DatabaseKeys(pub Arc<App>);
+/// How long a node trusts what it read of a key. Every authenticated call
+/// would otherwise read the database (on SQLite, a hand-off to a reader
+/// thread that costs more than the rest of a claim). A key revoked on this
+/// node is refused at once (the revocation empties the cache); on other
+/// nodes within this time.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+/// Keys remembered at most (unknown keys too, so a flood of made-up keys
+/// does not reach the database more than once each per TTL).
+pub const KEY_CACHE_ENTRIES_MAX: u64 = 10_000;
+
+/// API keys as the database holds them, found through the keys use case
+/// and remembered for [`KEY_CACHE_TTL`].
+pub struct DatabaseKeys {
+    app: Arc<App>,
+    cache: moka::sync::Cache<String, Option<KeyRecord>>,
+}
+
+impl DatabaseKeys {
+    pub fn new(app: Arc<App>) -> Self {
+        DatabaseKeys {
+            app,
+            cache: moka::sync::Cache::builder()
+                .max_capacity(KEY_CACHE_ENTRIES_MAX)
+                .time_to_live(KEY_CACHE_TTL)
+                .build(),
+        }
+    }
+}
 
 impl KeyStore for DatabaseKeys {
     fn find_by_hash<'a>(&'a self, hash: &'a str) -> KeyLookup<'a> {
         Box::pin(async move {
+            if let Some(known) = self.cache.get(hash) {
+                return Ok(known);
+            }
             let found = self
-                .0
+                .app
                 .find_key_by_hash(hash)
                 .await
                 .map_err(|error| KeyStoreError(error.to_string()))?;
-            match found {
+            let record = match found {
                 // Revoked keys must not be found, whatever the query did.
-                Some(stored) if stored.revoked_at.is_none() => key_record(stored).map(Some),
-                Some(_) | None => Ok(None),
-            }
+                Some(stored) if stored.revoked_at.is_none() => Some(key_record(stored)?),
+                Some(_) | None => None,
+            };
+            self.cache.insert(hash.to_owned(), record.clone());
+            Ok(record)
         })
+    }
+
+    fn forget(&self) {
+        self.cache.invalidate_all();
     }
 }
 

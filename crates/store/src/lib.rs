@@ -11,6 +11,7 @@
 
 mod error;
 mod pipeline;
+pub mod sql;
 pub mod testing;
 pub mod time;
 

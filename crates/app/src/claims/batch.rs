@@ -3,6 +3,13 @@
 //! A claim writes no `coupon_history` row: the coupon row itself records the
 //! transition (`bound_at`, `source`, `user_id`), and the history view shows
 //! it as the first entry. One row fewer per claim is one random page fewer.
+//!
+//! For the same reason a successful claim's answer is not stored apart: the
+//! coupon row keeps its `request_id`, and a retry finds it among the user's
+//! coupons of the template — rows the batch reads anyway to count the
+//! user's limits, through the per-user index. Only refusals are stored in
+//! `claim_requests`, so that a retry gets the first answer even when the
+//! counters have moved since.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -15,22 +22,24 @@ use sqlx::{AnyConnection, Row};
 use tokio::sync::mpsc;
 
 use couponflow_core::coupon::CouponState;
-use couponflow_store::time::to_micros;
+use couponflow_store::sql::Params;
+use couponflow_store::time::{from_micros, to_micros};
 use couponflow_store::{Store, StoreError};
 
 use super::decide::{self, Refusal, Stock, UserCounts};
 use super::{CLAIM_BATCH_MAX, ClaimAnswer, ClaimRequest, ClaimedCoupon, Pending};
 use crate::templates::{self, TemplateRecord};
-use crate::{AppError, AppResult, ClaimRefusal, ids};
+use crate::{AppError, AppResult, ids};
 
-/// Rows per multi-row INSERT. Small on purpose: sqlx resolves every `$N`
-/// of a SQLite statement through `sqlite3_bind_parameter_name`, which is
-/// linear in the statement's parameters, so binding costs grow with the
-/// square of the statement's size (measured: 36% of the claim path at 100
-/// rows of 15 columns).
-const INSERT_ROWS_MAX: usize = 16;
-/// Ids per `IN (…)` list (small for the same reason).
-const IN_LIST_MAX: usize = 64;
+/// Rows per multi-row INSERT. Every statement is a round trip to the
+/// database (on SQLite, two thread hand-offs, which cost tens of
+/// microseconds each on a virtual machine), so statements are large; the
+/// parameters are positional on SQLite (see `couponflow_store::sql`) so
+/// that binding stays linear. 256 rows of 15 columns stays under SQLite's
+/// 32,766 parameters and PostgreSQL's 65,535.
+const INSERT_ROWS_MAX: usize = 256;
+/// Ids per `IN (…)` list.
+const IN_LIST_MAX: usize = 512;
 
 /// Takes everything waiting, decides it as one unit, answers each caller.
 pub(super) async fn run(
@@ -86,7 +95,7 @@ async fn decide_batch(
 ) -> AppResult<Vec<ClaimAnswer>> {
     let record = templates::lock(connection, template_id).await?;
     let request_ids: Vec<String> = requests.iter().map(|r| r.request_id.clone()).collect();
-    let earlier = earlier_answers(connection, template_id, &request_ids).await?;
+    let earlier = earlier_refusals(connection, template_id, &request_ids).await?;
     let users: Vec<String> = requests
         .iter()
         .map(|r| r.user.id.clone())
@@ -94,7 +103,7 @@ async fn decide_batch(
         .into_iter()
         .collect();
     let day = local_day(now, zone);
-    let mut counts = user_counts(connection, template_id, &users, day).await?;
+    let mut held = held_coupons(connection, template_id, &users, day).await?;
     let mut stock = Stock {
         issued: record.issued,
         generated: record.generated,
@@ -102,43 +111,53 @@ async fn decide_batch(
     };
     let face_value = record.template.face_value().unwrap_or(0);
     let mut answers = Vec::with_capacity(requests.len());
-    let mut fresh: HashMap<String, (String, ClaimAnswer)> = HashMap::new();
+    // Refusals decided in this batch by (user, request id), to store and to
+    // answer repeats with.
+    let mut refused: HashMap<(String, String), ClaimAnswer> = HashMap::new();
     let mut coupons = Vec::new();
     for request in &requests {
-        let replay = earlier
-            .get(&request.request_id)
-            .or_else(|| fresh.get(&request.request_id));
-        if let Some((owner, answer)) = replay {
-            answers.push(if *owner == request.user.id {
-                answer.clone()
-            } else {
-                reused_elsewhere()
-            });
+        let user = held.entry(request.user.id.clone()).or_default();
+        if let Some(coupon) = user.claimed.get(&request.request_id) {
+            answers.push(ClaimAnswer::Claimed(coupon.clone()));
             continue;
         }
-        let user_counts = counts.entry(request.user.id.clone()).or_default();
-        let answer = match decide_one(&record, request, user_counts, &stock, face_value, now) {
+        // Request ids are the user's own: another user's refusal under the
+        // same id is not this request's answer.
+        let key = (request.user.id.clone(), request.request_id.clone());
+        let replay = earlier
+            .get(&request.request_id)
+            .filter(|(owner, _)| *owner == request.user.id)
+            .map(|(_, answer)| answer)
+            .or_else(|| refused.get(&key));
+        if let Some(answer) = replay {
+            answers.push(answer.clone());
+            continue;
+        }
+        let counts = &mut user.counts;
+        let answer = match decide_one(&record, request, counts, &stock, face_value, now) {
             Ok(coupon) => {
-                user_counts.total += 1;
-                user_counts.today += 1;
+                counts.total += 1;
+                counts.today += 1;
                 stock.issued += 1;
                 stock.budget_used += face_value;
                 coupons.push(NewCoupon {
                     coupon: coupon.clone(),
                     request_id: request.request_id.clone(),
-                    user_seq: user_counts.next_seq,
-                    day_seq: user_counts.next_day_seq,
+                    user_seq: counts.next_seq,
+                    day_seq: counts.next_day_seq,
                 });
-                user_counts.next_seq += 1;
-                user_counts.next_day_seq += 1;
+                counts.next_seq += 1;
+                counts.next_day_seq += 1;
+                user.claimed
+                    .insert(request.request_id.clone(), coupon.clone());
                 ClaimAnswer::Claimed(coupon)
             }
-            Err((code, detail)) => ClaimAnswer::Refused { code, detail },
+            Err((code, detail)) => {
+                let answer = ClaimAnswer::Refused { code, detail };
+                refused.insert(key, answer.clone());
+                answer
+            }
         };
-        fresh.insert(
-            request.request_id.clone(),
-            (request.user.id.clone(), answer.clone()),
-        );
         answers.push(answer);
     }
     // The daily guard's columns are set only when there is a daily limit,
@@ -146,17 +165,9 @@ async fn decide_batch(
     let daily = record.template.get().limits.per_user_per_day.is_some();
     let day = daily.then_some(day);
     write_coupons(connection, &record, &coupons, face_value, day, now).await?;
-    write_answers(connection, template_id, &requests, &fresh, now).await?;
+    write_refusals(connection, template_id, &requests, &refused, now).await?;
     bump_counters(connection, template_id, coupons.len(), face_value).await?;
     Ok(answers)
-}
-
-/// The answer to a request id another user already used (never stored).
-fn reused_elsewhere() -> ClaimAnswer {
-    ClaimAnswer::Refused {
-        code: ClaimRefusal::RequestIdReused,
-        detail: "this request id was used for another user's claim".into(),
-    }
 }
 
 fn decide_one(
@@ -187,23 +198,19 @@ fn local_day(now: DateTime<Utc>, zone: Tz) -> i64 {
     i64::from(now.with_timezone(&zone).date_naive().num_days_from_ce()) - 719_163
 }
 
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-async fn earlier_answers(
+/// Refusals stored by earlier batches, by request id, with their user.
+async fn earlier_refusals(
     connection: &mut AnyConnection,
     template_id: &str,
     request_ids: &[String],
 ) -> AppResult<HashMap<String, (String, ClaimAnswer)>> {
     let mut found = HashMap::new();
     for chunk in request_ids.chunks(IN_LIST_MAX) {
+        let mut params = Params::for_connection(connection);
         let sql = format!(
-            "SELECT request_id, user_id, answer FROM claim_requests WHERE template_id = $1 AND request_id IN ({})",
-            placeholders(2, chunk.len())
+            "SELECT request_id, user_id, answer FROM claim_requests WHERE template_id = {} AND request_id IN ({})",
+            params.next(),
+            params.list(chunk.len())
         );
         let mut query = sqlx::query(&sql).bind(template_id);
         for id in chunk {
@@ -229,51 +236,75 @@ async fn earlier_answers(
     Ok(found)
 }
 
-async fn user_counts(
+/// What one user of the batch already holds of the template.
+#[derive(Debug, Default)]
+struct Held {
+    counts: UserCounts,
+    /// Coupons claimed by request id: a retry's first answer.
+    claimed: HashMap<String, ClaimedCoupon>,
+}
+
+/// The users' coupons of the template, read through the per-user index:
+/// their counts against the limits and their claims by request id.
+async fn held_coupons(
     connection: &mut AnyConnection,
     template_id: &str,
     users: &[String],
     day: i64,
-) -> AppResult<HashMap<String, UserCounts>> {
-    let mut counts: HashMap<String, UserCounts> = HashMap::new();
+) -> AppResult<HashMap<String, Held>> {
+    let mut held: HashMap<String, Held> = HashMap::new();
     for chunk in users.chunks(IN_LIST_MAX) {
+        let mut params = Params::for_connection(connection);
         let sql = format!(
-            "SELECT user_id, COUNT(*) AS held, COALESCE(MAX(user_seq), 0) AS seq, \
-             SUM(CASE WHEN day = $2 THEN 1 ELSE 0 END) AS today, \
-             COALESCE(MAX(CASE WHEN day = $2 THEN day_seq END), 0) AS day_seq \
-             FROM coupons WHERE template_id = $1 AND user_id IN ({}) GROUP BY user_id",
-            placeholders(3, chunk.len())
+            "SELECT user_id, code, request_id, source, user_seq, day, day_seq, valid_from, valid_until \
+             FROM coupons WHERE user_id IN ({}) AND template_id = {}",
+            params.list(chunk.len()),
+            params.next()
         );
-        let mut query = sqlx::query(&sql).bind(template_id).bind(day);
+        let mut query = sqlx::query(&sql);
         for user in chunk {
             query = query.bind(user);
         }
+        query = query.bind(template_id);
         for row in query
             .fetch_all(&mut *connection)
             .await
             .map_err(StoreError::from)?
         {
             let user: String = row.try_get("user_id").map_err(StoreError::from)?;
-            let get = |name: &str| row.try_get::<i64, _>(name).map_err(StoreError::from);
-            counts.insert(
-                user,
-                UserCounts {
-                    total: get("held")?,
-                    next_seq: get("seq")? + 1,
-                    today: get("today")?,
-                    next_day_seq: get("day_seq")? + 1,
-                },
-            );
+            let entry = held.entry(user.clone()).or_default();
+            let counts = &mut entry.counts;
+            counts.total += 1;
+            let seq: Option<i64> = row.try_get("user_seq").map_err(StoreError::from)?;
+            counts.next_seq = counts.next_seq.max(seq.unwrap_or(0) + 1);
+            let coupon_day: Option<i64> = row.try_get("day").map_err(StoreError::from)?;
+            if coupon_day == Some(day) {
+                counts.today += 1;
+                let day_seq: Option<i64> = row.try_get("day_seq").map_err(StoreError::from)?;
+                counts.next_day_seq = counts.next_day_seq.max(day_seq.unwrap_or(0) + 1);
+            }
+            let source: String = row.try_get("source").map_err(StoreError::from)?;
+            let request: Option<String> = row.try_get("request_id").map_err(StoreError::from)?;
+            let (Some(request), "claim") = (request, source.as_str()) else {
+                continue;
+            };
+            let time = |name: &str| -> AppResult<DateTime<Utc>> {
+                let micros: Option<i64> = row.try_get(name).map_err(StoreError::from)?;
+                Ok(from_micros(micros.unwrap_or_default())?)
+            };
+            let coupon = ClaimedCoupon {
+                code: row.try_get("code").map_err(StoreError::from)?,
+                template_id: template_id.to_owned(),
+                user_id: user,
+                valid_from: time("valid_from")?,
+                valid_until: time("valid_until")?,
+                // The first answer: the coupon as it was when claimed.
+                state: CouponState::Available,
+            };
+            entry.claimed.insert(request, coupon);
         }
     }
-    for user in users {
-        counts.entry(user.clone()).or_insert(UserCounts {
-            next_seq: 1,
-            next_day_seq: 1,
-            ..UserCounts::default()
-        });
-    }
-    Ok(counts)
+    Ok(held)
 }
 
 struct NewCoupon {
@@ -293,13 +324,10 @@ async fn write_coupons(
 ) -> AppResult<()> {
     let now = to_micros(now);
     for chunk in coupons.chunks(INSERT_ROWS_MAX) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(i * 15 + 1, 15)))
-            .collect();
         let sql = format!(
             "INSERT INTO coupons (code, template_id, user_id, state, valid_from, valid_until, face_value, source, \
              request_id, user_seq, day, day_seq, created_at, bound_at, updated_at) VALUES {}",
-            rows.join(", ")
+            Params::for_connection(connection).rows(chunk.len(), 15)
         );
         let mut query = sqlx::query(&sql);
         for new in chunk {
@@ -328,37 +356,40 @@ async fn write_coupons(
     Ok(())
 }
 
-async fn write_answers(
+/// Stores the batch's refusals. A request id is stored once per template:
+/// when two users' refused claims share one, the first is kept and the
+/// other's retry is decided anew (a refusal changed nothing to replay).
+async fn write_refusals(
     connection: &mut AnyConnection,
     template_id: &str,
     requests: &[ClaimRequest],
-    fresh: &HashMap<String, (String, ClaimAnswer)>,
+    refused: &HashMap<(String, String), ClaimAnswer>,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let mut seen = HashSet::new();
     let new: Vec<(&ClaimRequest, &ClaimAnswer)> = requests
         .iter()
-        .filter(|r| seen.insert(r.request_id.as_str()))
-        .filter_map(|r| fresh.get(&r.request_id).map(|(_, a)| (r, a)))
+        .filter_map(|r| {
+            let key = (r.user.id.clone(), r.request_id.clone());
+            refused.get(&key).map(|answer| (r, answer))
+        })
+        .filter(|(r, _)| seen.insert(r.request_id.as_str()))
         .collect();
     for chunk in new.chunks(INSERT_ROWS_MAX) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(i * 6 + 1, 6)))
-            .collect();
         let sql = format!(
-            "INSERT INTO claim_requests (template_id, request_id, user_id, status, answer, at) VALUES {}",
-            rows.join(", ")
+            "INSERT INTO claim_requests (template_id, request_id, user_id, status, answer, at) VALUES {} \
+             ON CONFLICT (template_id, request_id) DO NOTHING",
+            Params::for_connection(connection).rows(chunk.len(), 6)
         );
         let mut query = sqlx::query(&sql);
         for (request, answer) in chunk {
             let text =
                 serde_json::to_string(answer).map_err(|e| StoreError::Other(e.to_string()))?;
-            let claimed = i64::from(matches!(answer, ClaimAnswer::Claimed(_)));
             query = query
                 .bind(template_id)
                 .bind(&request.request_id)
                 .bind(&request.user.id)
-                .bind(claimed)
+                .bind(0_i64)
                 .bind(text)
                 .bind(to_micros(now));
         }

@@ -11,12 +11,24 @@ use crate::ClaimRefusal;
 use crate::templates::TemplateRecord;
 
 /// What one user holds of the template: ever, and on the claim's day.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub(super) struct UserCounts {
     pub total: i64,
     pub next_seq: i64,
     pub today: i64,
     pub next_day_seq: i64,
+}
+
+impl Default for UserCounts {
+    /// A user who holds none: the next sequence numbers are 1.
+    fn default() -> Self {
+        UserCounts {
+            total: 0,
+            next_seq: 1,
+            today: 0,
+            next_day_seq: 1,
+        }
+    }
 }
 
 /// The template's counters within the batch.

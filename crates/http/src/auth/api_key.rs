@@ -48,6 +48,10 @@ pub type KeyLookup<'a> =
 /// revoked keys must not be found.
 pub trait KeyStore: Send + Sync {
     fn find_by_hash<'a>(&'a self, hash: &'a str) -> KeyLookup<'a>;
+
+    /// Drops whatever the store remembers of earlier look-ups (after a key
+    /// was revoked on this node). Stores that remember nothing do nothing.
+    fn forget(&self) {}
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use super::docs::{AuthProblems, BadRequestProblem};
 use super::{KEY_ISSUERS, actor};
-use crate::auth::{Principal, Role, require_role};
+use crate::auth::{AuthState, Principal, Role, require_role};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath};
 use crate::openapi::ApiRouter;
@@ -148,11 +148,13 @@ async fn get_api_key(
         AuthProblems))]
 async fn revoke_api_key(
     State(app): State<Arc<App>>,
+    State(auth): State<AuthState>,
     principal: Principal,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<ApiKeyView>, ApiError> {
     require_role(&principal, KEY_ISSUERS)?;
-    Ok(ApiJson(
-        app.revoke_api_key(&actor(&principal), &id).await?.into(),
-    ))
+    let revoked = app.revoke_api_key(&actor(&principal), &id).await?;
+    // Refused from the next call on this node, not after the cache's TTL.
+    auth.keys.forget();
+    Ok(ApiJson(revoked.into()))
 }

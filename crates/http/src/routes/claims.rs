@@ -129,6 +129,8 @@ impl ClaimBody {
 /// `NOT_IN_AUDIENCE`, `CHANNEL`, `PER_USER_LIMIT`, `PER_DAY_LIMIT`, `SOLD_OUT`,
 /// `BUDGET_EXHAUSTED`, `NO_VALIDITY`. A retry with the same `request_id`
 /// answers what the first did (201 with the same coupon, or the same refusal).
+/// Request ids are the user's: another user's claim with the same id is a
+/// claim of its own.
 /// Roles: admin, operator, service; the user themself (user token, `user.id`
 /// must be the token's user).
 #[utoipa::path(post, path = "/v1/templates/{id}/claims", tag = "claims", security(("bearer" = [])),
@@ -137,7 +139,7 @@ impl ClaimBody {
     responses(
         (status = 201, description = "Claimed (or the replay of a claim that was)", body = ClaimedCouponView),
         (status = 404, description = "`TEMPLATE_NOT_FOUND`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The claim is refused; `code` says why (see above). `IDEMPOTENCY_CONFLICT`: the `request_id` was used for another user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The claim is refused; `code` says why (see above).", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`VALIDATION_FAILED`: `request_id` or `user.id` too long or blank", body = Problem, content_type = "application/problem+json"),
         AuthProblems, BadRequestProblem))]
 async fn claim(

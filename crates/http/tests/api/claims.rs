@@ -63,7 +63,7 @@ async fn a_refused_claim_replayed_is_refused_the_same_way() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_user_claims_only_for_themself_and_a_request_id_is_not_shared() {
+async fn a_user_claims_only_for_themself_and_a_request_id_is_scoped_to_its_user() {
     for server in servers().await {
         let template = server.active_template(&template_json("满300减50")).await;
         let for_another = server
@@ -75,12 +75,16 @@ async fn a_user_claims_only_for_themself_and_a_request_id_is_not_shared() {
             .as_str()
             .expect("a code")
             .to_owned();
-        // Another user's claim under the same request id must not answer u-1's coupon.
+        // Another user's claim under the same request id is that user's own
+        // claim: it never answers u-1's coupon.
         let reused = server.claim(ADMIN_KEY, &template, "u-2", "req-1").await;
-        let problem = reused.expect_problem(409, "IDEMPOTENCY_CONFLICT");
-        assert!(!problem.to_string().contains(&code), "{problem}");
+        let theirs = reused.expect(201).clone();
+        assert_eq!(theirs["user_id"], "u-2", "{theirs}");
+        assert_ne!(theirs["code"], code.as_str(), "{theirs}");
         let wallet = server.get("/v1/users/u-2/coupons", ADMIN_KEY).await;
-        assert_eq!(wallet.expect(200)["items"], json!([]));
+        let items = wallet.expect(200)["items"].clone();
+        assert_eq!(items.as_array().map(Vec::len), Some(1), "{items}");
+        assert_eq!(items[0]["code"], theirs["code"]);
     }
 }
 
