@@ -5,7 +5,7 @@
 //! The wallet is read here for every use case that prices a cart (the
 //! order lock reads it inside its unit through the same functions).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -18,6 +18,7 @@ use couponflow_core::quote::{
 use couponflow_core::template::lifecycle::TemplateStatus;
 use couponflow_core::template::{Audience, Benefit, ValidTemplate, Validity};
 use couponflow_store::StoreError;
+use couponflow_store::sql::Params;
 
 use crate::coupons::{self, CouponRecord};
 use crate::templates::{self, TemplateRecord};
@@ -31,6 +32,9 @@ pub const PRODUCT_WALLET_MAX: usize = WALLET_COUPONS_MAX - PRODUCT_TEMPLATES_MAX
 /// How a claimable template shows up among the engine's coupon ids. Codes
 /// never contain `:`, so these cannot collide with a held coupon.
 const CLAIMABLE_PREFIX: &str = "template:";
+
+/// Template ids per `IN (…)` list of [`TemplateCache::load_many`].
+const TEMPLATE_IN_LIST_MAX: usize = 512;
 
 const TEMPLATE_COLUMNS: &str = "id, body, status, review_step, version, created_by, created_at, \
                                 updated_at, issued, generated, budget_used";
@@ -118,13 +122,82 @@ impl TemplateCache {
         connection: &mut AnyConnection,
         coupon: &CouponRecord,
     ) -> AppResult<Option<WalletCoupon>> {
+        if coupon.valid_from.is_none() || coupon.valid_until.is_none() {
+            return Ok(None);
+        }
+        let record = self.get(connection, &coupon.template_id).await?;
+        self.priced(&record, coupon)
+    }
+
+    /// Reads the templates of `ids` that are not cached yet, a few hundred
+    /// per statement: a batch of orders prices every wallet of the batch
+    /// without one statement per template. Ids with no template stay
+    /// uncached, so [`TemplateCache::cached`] reports them.
+    pub(crate) async fn load_many(
+        &mut self,
+        connection: &mut AnyConnection,
+        ids: &[String],
+    ) -> AppResult<()> {
+        let missing: Vec<&String> = ids
+            .iter()
+            .filter(|id| !self.records.contains_key(id.as_str()))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        for chunk in missing.chunks(TEMPLATE_IN_LIST_MAX) {
+            let mut params = Params::for_connection(connection);
+            let sql = format!(
+                "SELECT {TEMPLATE_COLUMNS} FROM templates WHERE id IN ({})",
+                params.list(chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id.as_str());
+            }
+            let rows = query
+                .fetch_all(&mut *connection)
+                .await
+                .map_err(StoreError::from)?;
+            for row in &rows {
+                let record = templates::record_from_row(row)?;
+                self.records.insert(record.id.clone(), Arc::new(record));
+            }
+        }
+        Ok(())
+    }
+
+    /// A template read before by [`TemplateCache::load_many`] or `get`.
+    pub(crate) fn cached(&self, id: &str) -> AppResult<Arc<TemplateRecord>> {
+        self.records
+            .get(id)
+            .cloned()
+            .ok_or_else(|| AppError::TemplateNotFound(id.to_owned()))
+    }
+
+    /// [`TemplateCache::wallet_coupon`] from the cache alone, for work that
+    /// read its templates up front and must not touch the database again.
+    pub(crate) fn cached_wallet_coupon(
+        &mut self,
+        coupon: &CouponRecord,
+    ) -> AppResult<Option<WalletCoupon>> {
+        if coupon.valid_from.is_none() || coupon.valid_until.is_none() {
+            return Ok(None);
+        }
+        let record = self.cached(&coupon.template_id)?;
+        self.priced(&record, coupon)
+    }
+
+    fn priced(
+        &mut self,
+        record: &TemplateRecord,
+        coupon: &CouponRecord,
+    ) -> AppResult<Option<WalletCoupon>> {
         let (Some(valid_from), Some(valid_until)) = (coupon.valid_from, coupon.valid_until) else {
             return Ok(None);
         };
-        let record = self.get(connection, &coupon.template_id).await?;
         Ok(Some(WalletCoupon {
             id: coupon.code.clone(),
-            template: self.rules_for(&record, coupon)?,
+            template: self.rules_for(record, coupon)?,
             valid_from,
             valid_until,
             state: coupon.state,

@@ -117,6 +117,22 @@ pub(crate) struct Change<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// The coupon as `change` leaves it: the pure transition, and the order
+/// that holds it (set by a lock or payment, cleared when it comes back).
+/// Pure, so that a batch of orders can decide in memory before it writes.
+pub(crate) fn transitioned(coupon: &CouponRecord, change: &Change<'_>) -> AppResult<CouponRecord> {
+    let to = transition(coupon.state, change.event, &coupon.times(), change.now)?;
+    let mut after = coupon.clone();
+    after.state = to;
+    after.updated_at = change.now;
+    after.order_id = match (change.event, change.order_id) {
+        (CouponEvent::Lock | CouponEvent::Pay, Some(order)) => Some(order.to_owned()),
+        (CouponEvent::Release | CouponEvent::Return, _) => None,
+        _ => after.order_id,
+    };
+    Ok(after)
+}
+
 /// Applies `change` to a locked coupon: the pure transition, the new row,
 /// and the history entry. Refused transitions change nothing.
 pub(crate) async fn apply(
@@ -125,14 +141,8 @@ pub(crate) async fn apply(
     change: &Change<'_>,
 ) -> AppResult<()> {
     let from = coupon.state;
-    let to = transition(from, change.event, &coupon.times(), change.now)?;
-    coupon.state = to;
-    coupon.updated_at = change.now;
-    coupon.order_id = match (change.event, change.order_id) {
-        (CouponEvent::Lock | CouponEvent::Pay, Some(order)) => Some(order.to_owned()),
-        (CouponEvent::Release | CouponEvent::Return, _) => None,
-        _ => coupon.order_id.take(),
-    };
+    *coupon = transitioned(coupon, change)?;
+    let to = coupon.state;
     sqlx::query(
         "UPDATE coupons SET state = $2, order_id = $3, store_id = $4, staff_id = $5, hidden = $6, \
          updated_at = $7 WHERE code = $1",

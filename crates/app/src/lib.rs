@@ -64,6 +64,7 @@ pub struct App {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) settings: Settings,
     pub(crate) claims: claims::ClaimEngine,
+    pub(crate) orders: orders::OrderEngine,
 }
 
 impl App {
@@ -73,6 +74,7 @@ impl App {
             clock,
             settings,
             claims: claims::ClaimEngine::default(),
+            orders: orders::OrderEngine::default(),
         }
     }
 

@@ -6,29 +6,50 @@
 //! An order moves `locked → paid → completed`, or `locked → released`;
 //! refunds are taken while it is `paid` or `completed`, and the one that
 //! refunds the last unit makes it `refunded`.
+//!
+//! Lock, redeem and release — the calls of every order, at checkout rates —
+//! queue to the node's order batcher (`engine`), which decides everything
+//! waiting as one unit in a few set statements (`batch`, `decide`), the way
+//! claims are decided. Complete and refund run one unit per call.
 
+mod batch;
+mod coupon_rows;
+mod decide;
+mod engine;
 mod idempotency;
 mod refund;
 mod repository;
+mod statements;
+mod view;
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 
-use couponflow_core::coupon::{CouponEvent, transition};
-use couponflow_core::quote::{Cart, Cashback, Quote, QuoteError, Select, WALLET_COUPONS_MAX};
-use couponflow_core::refund::{CouponOutcome, coupon_outcome_on_cancel};
+use couponflow_core::coupon::CouponEvent;
+use couponflow_core::quote::{Cart, Cashback, Quote};
 use couponflow_store::{BoxFuture, StoreError};
 
-use crate::checkout::{TemplateCache, load_wallet};
-use crate::coupons::{self, Change};
+use crate::coupons::Change;
 use crate::{Actor, App, AppError, AppResult};
+use decide::{Call, OrderRequest};
 
+pub(crate) use engine::OrderEngine;
 pub use refund::{Refund, RefundRequest, RefundRequestLine, RefundedCoupon};
+
+/// The idempotency scopes of the calls the order batcher decides.
+const LOCK_SCOPE: &str = "order.lock";
+const REDEEM_SCOPE: &str = "order.redeem";
+const RELEASE_SCOPE: &str = "order.release";
+const BATCHED_SCOPES: [&str; 3] = [LOCK_SCOPE, REDEEM_SCOPE, RELEASE_SCOPE];
 
 /// Longest order or refund id accepted.
 pub const ORDER_ID_LENGTH_MAX: usize = 128;
+/// Order calls one batch decides at most.
+pub const ORDER_BATCH_MAX: usize = 1_000;
+/// Order calls waiting for the batcher at most (back-pressure past it).
+pub const ORDER_QUEUE_MAX: usize = 20_000;
 
 /// Where an order is (SPEC §8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,36 +203,16 @@ impl App {
         }
         let mut cart = cart;
         cart.order_id = Some(order_id.to_owned());
-        let key = idempotency::Key::new("order.lock", order_id, &cart)?;
-        let (actor, order_id, now) = (actor.clone(), order_id.to_owned(), self.now());
-        self.idempotent(key, move |connection| {
-            Box::pin(async move { lock_unit(connection, &actor, &order_id, cart, now).await })
-        })
-        .await
+        let key = idempotency::Key::new(LOCK_SCOPE, order_id, &cart)?;
+        self.order_call(actor, order_id, key, Call::Lock(Box::new(cart)))
+            .await
     }
 
     /// Redeem (SPEC §8.2): payment arrived; the coupons are spent.
     pub async fn redeem_order(&self, actor: &Actor, order_id: &str) -> AppResult<Order> {
         check_id("order_id", order_id)?;
-        let key = idempotency::Key::new("order.redeem", order_id, &OrderCall { order_id })?;
-        let (actor, order_id, now) = (actor.clone(), order_id.to_owned(), self.now());
-        self.idempotent(key, move |connection| {
-            Box::pin(async move {
-                let mut order = repository::lock(connection, &order_id).await?;
-                expect_state(&order, &[OrderState::Locked], "redeem")?;
-                for code in repository::coupon_codes(connection, &order_id).await? {
-                    let mut coupon = coupons::lock(connection, &code).await?;
-                    let change =
-                        order_change(CouponEvent::Pay, "order paid", &order_id, &actor, now);
-                    coupons::apply(connection, &mut coupon, &change).await?;
-                }
-                order.state = OrderState::Paid;
-                order.updated_at = now;
-                repository::save_state(connection, &order).await?;
-                Ok(order)
-            })
-        })
-        .await
+        let key = idempotency::Key::new(REDEEM_SCOPE, order_id, &OrderCall { order_id })?;
+        self.order_call(actor, order_id, key, Call::Redeem).await
     }
 
     /// Release (SPEC §8.3): cancelled or timed out before payment. Each
@@ -220,35 +221,26 @@ impl App {
     /// spent, so it moves to `redeemed` as if the order had been paid.
     pub async fn release_order(&self, actor: &Actor, order_id: &str) -> AppResult<Order> {
         check_id("order_id", order_id)?;
-        let key = idempotency::Key::new("order.release", order_id, &OrderCall { order_id })?;
-        let (actor, order_id, now) = (actor.clone(), order_id.to_owned(), self.now());
-        self.idempotent(key, move |connection| {
-            Box::pin(async move {
-                let mut order = repository::lock(connection, &order_id).await?;
-                expect_state(&order, &[OrderState::Locked], "release")?;
-                let mut cache = TemplateCache::default();
-                for code in repository::coupon_codes(connection, &order_id).await? {
-                    let mut coupon = coupons::lock(connection, &code).await?;
-                    let record = cache.get(connection, &coupon.template_id).await?;
-                    let (event, reason) = match coupon_outcome_on_cancel(&record.template) {
-                        CouponOutcome::Return => (CouponEvent::Release, "order cancelled"),
-                        CouponOutcome::Keep
-                        | CouponOutcome::NewCash { .. }
-                        | CouponOutcome::Nothing => (
-                            CouponEvent::Pay,
-                            "order cancelled; the return policy keeps the coupon spent",
-                        ),
-                    };
-                    let change = order_change(event, reason, &order_id, &actor, now);
-                    coupons::apply(connection, &mut coupon, &change).await?;
-                }
-                order.state = OrderState::Released;
-                order.updated_at = now;
-                repository::save_state(connection, &order).await?;
-                Ok(order)
-            })
-        })
-        .await
+        let key = idempotency::Key::new(RELEASE_SCOPE, order_id, &OrderCall { order_id })?;
+        self.order_call(actor, order_id, key, Call::Release).await
+    }
+
+    /// Queues a lock, redeem or release to the order batcher.
+    async fn order_call(
+        &self,
+        actor: &Actor,
+        order_id: &str,
+        key: idempotency::Key,
+        call: Call,
+    ) -> AppResult<Order> {
+        let request = OrderRequest {
+            call,
+            order_id: order_id.to_owned(),
+            key,
+            actor: actor.clone(),
+            now: self.now(),
+        };
+        self.orders.call(&self.store, request).await
     }
 
     /// Complete: the order is closed and its cashback is due. Crediting the
@@ -291,84 +283,4 @@ fn order_change<'a>(
         actor,
         now,
     }
-}
-
-/// The lock, inside its unit.
-async fn lock_unit(
-    connection: &mut AnyConnection,
-    actor: &Actor,
-    order_id: &str,
-    cart: Cart,
-    now: DateTime<Utc>,
-) -> AppResult<Order> {
-    if repository::exists(connection, order_id).await? {
-        return Err(AppError::Conflict(format!(
-            "order {order_id} already exists"
-        )));
-    }
-    if let Select::Coupons(codes) = &cart.select {
-        check_selected(connection, &cart.user.id, codes, now).await?;
-    }
-    let mut cache = TemplateCache::default();
-    let user_id = cart.user.id.clone();
-    let wallet = load_wallet(
-        connection,
-        &mut cache,
-        &user_id,
-        Some(order_id),
-        WALLET_COUPONS_MAX,
-    )
-    .await?;
-    let quote = couponflow_core::quote::quote(&cart, &wallet, now)?;
-    let mut codes = quote.selected.clone();
-    codes.sort();
-    for code in &codes {
-        // The row lock and the state check make a second order fail here
-        // even if it priced the coupon before this one committed.
-        let mut coupon = coupons::lock(connection, code).await?;
-        let change = order_change(CouponEvent::Lock, "order placed", order_id, actor, now);
-        coupons::apply(connection, &mut coupon, &change).await?;
-    }
-    let order = Order {
-        order_id: order_id.to_owned(),
-        user_id,
-        state: OrderState::Locked,
-        cart,
-        quote,
-        created_at: now,
-        updated_at: now,
-    };
-    repository::insert(connection, &order).await?;
-    Ok(order)
-}
-
-/// An explicit selection: each coupon is locked and must be the user's
-/// and lockable now, so a coupon held by another order (or expired, even
-/// before the expiry job ran) is refused with the coupon's state error.
-async fn check_selected(
-    connection: &mut AnyConnection,
-    user_id: &str,
-    codes: &[String],
-    now: DateTime<Utc>,
-) -> AppResult<()> {
-    let mut sorted: Vec<&String> = codes.iter().collect();
-    sorted.sort();
-    sorted.dedup();
-    for code in sorted {
-        let unknown = || {
-            AppError::Quote(QuoteError::UnknownCoupon {
-                coupon: code.clone(),
-            })
-        };
-        let coupon = match coupons::lock(connection, code).await {
-            Ok(coupon) => coupon,
-            Err(AppError::CouponNotFound(_)) => return Err(unknown()),
-            Err(other) => return Err(other),
-        };
-        if coupon.user_id.as_deref() != Some(user_id) {
-            return Err(unknown());
-        }
-        transition(coupon.state, CouponEvent::Lock, &coupon.times(), now)?;
-    }
-    Ok(())
 }

@@ -443,3 +443,123 @@ async fn coupons_past_their_validity_cannot_be_locked_and_the_expiry_job_expires
         );
     }
 }
+
+/// Holds the store's write pipeline until the returned sender fires, so
+/// that order calls made meanwhile queue up and are decided as one batch.
+async fn hold_the_pipeline(app: &App) -> tokio::sync::oneshot::Sender<()> {
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let (running, started) = tokio::sync::oneshot::channel::<()>();
+    let store = app.store().clone();
+    tokio::spawn(async move {
+        store
+            .write(move |_connection| {
+                Box::pin(async move {
+                    let _ = running.send(());
+                    let _ = released.await;
+                    Ok::<(), couponflow_store::StoreError>(())
+                })
+            })
+            .await
+    });
+    started.await.unwrap();
+    release
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_batch_of_order_calls_answers_each_call_as_if_they_came_one_after_another() {
+    for t in apps().await {
+        let app = Arc::new(t.app);
+        let mall = actor("mall");
+        let (template_id, earlier) = coupon_of(&app, "u-1", threshold_300_50()).await;
+        let code = claim(&app, &template_id, "u-2").await;
+        let earlier_cart = cart("u-1", vec![line("a", 40000, 1)], chosen(&[&earlier]));
+        let first = app
+            .lock_order(&mall, "o-1", earlier_cart.clone())
+            .await
+            .unwrap();
+        let wanted = cart("u-2", vec![line("a", 40000, 1)], chosen(&[&code]));
+        let mut other_content = wanted.clone();
+        other_content.lines[0].quantity = 2;
+
+        // The pipeline is held, so the batcher's first batch (a call about
+        // an unknown order) waits in it, and every call below queues behind
+        // it; `join!` sends them in the order written.
+        let release = hold_the_pipeline(&app).await;
+        let units_before = app.store().pipeline_stats().units_committed;
+        let warm_up = tokio::spawn({
+            let app = app.clone();
+            async move { app.redeem_order(&actor("mall"), "o-none").await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let (winner, loser, repeated, replayed, conflict, paid, ()) = tokio::join!(
+            app.lock_order(&mall, "o-2", wanted.clone()),
+            app.lock_order(&mall, "o-3", wanted.clone()),
+            app.lock_order(&mall, "o-2", wanted.clone()),
+            app.lock_order(&mall, "o-1", earlier_cart),
+            app.lock_order(&mall, "o-2", other_content),
+            app.redeem_order(&mall, "o-2"),
+            async {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                release.send(()).unwrap();
+            },
+        );
+        let refused = warm_up.await.unwrap().unwrap_err();
+        assert_eq!(refused.code(), "ORDER_NOT_FOUND", "{}", t.url);
+        assert_eq!(
+            app.store().pipeline_stats().units_committed - units_before,
+            3,
+            "the held unit, the first batch, and one batch of all six calls"
+        );
+
+        let winner = winner.unwrap();
+        assert_eq!(
+            (winner.state, winner.quote.selected.clone()),
+            (OrderState::Locked, vec![code.clone()])
+        );
+        assert_eq!(loser.unwrap_err().code(), "COUPON_STATE");
+        assert_eq!(repeated.unwrap(), winner);
+        assert_eq!(replayed.unwrap(), first);
+        assert_eq!(conflict.unwrap_err().code(), "IDEMPOTENCY_CONFLICT");
+        let paid = paid.unwrap();
+        assert_eq!(
+            (paid.order_id.as_str(), paid.state),
+            ("o-2", OrderState::Paid)
+        );
+
+        let coupon = app.coupon(&code).await.unwrap();
+        assert_eq!(
+            (coupon.state, coupon.order_id.as_deref()),
+            (CouponState::Redeemed, Some("o-2"))
+        );
+        let history: Vec<_> = app
+            .coupon_history(&code)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|entry| (entry.seq, entry.to, entry.order_id))
+            .collect();
+        assert_eq!(
+            history,
+            vec![
+                (0, CouponState::Available, None),
+                (1, CouponState::Locked, Some("o-2".to_owned())),
+                (2, CouponState::Redeemed, Some("o-2".to_owned())),
+            ]
+        );
+        assert_eq!(app.order("o-2").await.unwrap(), paid);
+        assert_eq!(
+            app.order("o-3").await.unwrap_err().code(),
+            "ORDER_NOT_FOUND"
+        );
+        assert_eq!(
+            app.lock_order(&mall, "o-2", wanted.clone()).await.unwrap(),
+            winner,
+            "the stored first answer"
+        );
+        assert_eq!(app.redeem_order(&mall, "o-2").await.unwrap(), paid);
+        assert_eq!(
+            app.coupon(&earlier).await.unwrap().state,
+            CouponState::Locked
+        );
+    }
+}

@@ -1,11 +1,18 @@
 //! Orders in storage: the `orders` row (state and a JSON body with the cart
-//! and the quote as locked), the `order_coupons` rows, and the refunds.
+//! and the quote as locked), the `order_coupons` rows, and the refunds —
+//! one order at a time, and whole batches of orders in a few set
+//! statements (see `orders::batch`).
+
+use std::sync::Arc;
 
 use sqlx::{AnyConnection, Row};
 
-use couponflow_store::StoreError;
+use couponflow_store::sql::Params;
 use couponflow_store::time::{from_micros, to_micros};
+use couponflow_store::{Backend, StoreError};
 
+use super::statements::{Statement, Value, padded_chunks};
+use super::view::{Body, OrderView};
 use super::{Order, OrderBody, OrderState, Refund};
 use crate::{AppError, AppResult};
 
@@ -32,51 +39,6 @@ fn order_from_row(row: &sqlx::any::AnyRow) -> Result<Order, StoreError> {
         created_at: from_micros(row.try_get("created_at")?)?,
         updated_at: from_micros(row.try_get("updated_at")?)?,
     })
-}
-
-pub(super) async fn exists(connection: &mut AnyConnection, order_id: &str) -> AppResult<bool> {
-    let row = sqlx::query("SELECT 1 AS found FROM orders WHERE order_id = $1")
-        .bind(order_id)
-        .fetch_optional(&mut *connection)
-        .await
-        .map_err(StoreError::from)?;
-    Ok(row.is_some())
-}
-
-/// Stores a new order with the coupons it holds.
-pub(super) async fn insert(connection: &mut AnyConnection, order: &Order) -> AppResult<()> {
-    let body = OrderBody {
-        cart: order.cart.clone(),
-        quote: order.quote.clone(),
-    };
-    let body = serde_json::to_string(&body).map_err(|e| StoreError::Other(e.to_string()))?;
-    sqlx::query(&format!(
-        "INSERT INTO orders ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
-    ))
-    .bind(&order.order_id)
-    .bind(&order.user_id)
-    .bind(order.state.as_str())
-    .bind(body)
-    .bind(to_micros(order.created_at))
-    .bind(to_micros(order.updated_at))
-    .execute(&mut *connection)
-    .await
-    .map_err(|error| match StoreError::from(error) {
-        // Another node locked the same order id first; a retry replays it.
-        StoreError::Conflict { .. } => {
-            AppError::Conflict(format!("order {} already exists", order.order_id))
-        }
-        other => AppError::Store(other),
-    })?;
-    for code in &order.quote.selected {
-        sqlx::query("INSERT INTO order_coupons (order_id, code) VALUES ($1, $2)")
-            .bind(&order.order_id)
-            .bind(code)
-            .execute(&mut *connection)
-            .await
-            .map_err(StoreError::from)?;
-    }
-    Ok(())
 }
 
 /// Loads an order for change, locking its row until the batch commits.
@@ -164,4 +126,173 @@ pub(super) async fn insert_refund(
         .await
         .map_err(StoreError::from)?;
     Ok(())
+}
+
+/// An order of a batch as read, its body unparsed (see `view`); or why its
+/// row is unusable, reported to the calls about that order alone.
+pub(super) type ReadOrder = Result<OrderView, String>;
+
+/// A batch's order row, tagged `part = 'order'` (see `read_statements`).
+pub(super) fn view_from_row(row: &sqlx::any::AnyRow) -> Result<(String, ReadOrder), StoreError> {
+    let order_id: String = row.try_get("order_id")?;
+    let view = (|| -> Result<OrderView, StoreError> {
+        let state: String = row.try_get("state")?;
+        let body: String = row.try_get("body")?;
+        Ok(OrderView {
+            order_id: order_id.clone(),
+            user_id: row.try_get("user_id")?,
+            state: OrderState::parse(&state)
+                .ok_or_else(|| corrupt("orders", format!("state {state}")))?,
+            created_at: from_micros(row.try_get("created_at")?)?,
+            updated_at: from_micros(row.try_get("updated_at")?)?,
+            body: Body::Stored(Arc::from(body)),
+        })
+    })();
+    Ok((order_id, view.map_err(|error| error.to_string())))
+}
+
+/// Reads the orders of `order_ids` that exist, as `part = 'order'`, the
+/// list padded to `size` (see `statements::size_for`). On PostgreSQL their
+/// rows are locked until the batch commits, in id order, so that batches
+/// on two nodes never wait on each other in a circle (SQLite has one
+/// writer).
+pub(super) fn read_statements<'a>(
+    backend: Backend,
+    order_ids: &[&'a str],
+    size: usize,
+) -> Vec<Statement<'a>> {
+    let lock = match backend {
+        Backend::Postgres => " ORDER BY order_id FOR UPDATE",
+        Backend::Sqlite => "",
+    };
+    padded_chunks(order_ids, size)
+        .into_iter()
+        .map(|chunk| {
+            let mut statement = Statement::new(format!(
+                "SELECT 'order' AS part, {COLUMNS} FROM orders WHERE order_id IN ({}){lock}",
+                Params::new(backend).list(size)
+            ));
+            for id in chunk {
+                statement.bind(Value::Text(id));
+            }
+            statement.pad(size - chunk.len(), &Value::NullText);
+            statement
+        })
+        .collect()
+}
+
+/// Reads the codes each of `order_ids` holds, in code order, as
+/// `part = 'held'` rows of `order_id` and `code`.
+pub(super) fn held_statements<'a>(
+    backend: Backend,
+    order_ids: &[&'a str],
+    size: usize,
+) -> Vec<Statement<'a>> {
+    padded_chunks(order_ids, size)
+        .into_iter()
+        .map(|chunk| {
+            let mut statement = Statement::new(format!(
+                "SELECT 'held' AS part, order_id, code FROM order_coupons WHERE order_id IN ({}) \
+                 ORDER BY order_id, code",
+                Params::new(backend).list(size)
+            ));
+            for id in chunk {
+                statement.bind(Value::Text(id));
+            }
+            statement.pad(size - chunk.len(), &Value::NullText);
+            statement
+        })
+        .collect()
+}
+
+/// Order rows: 6 values each.
+const ORDER_ROW: [Value<'static>; 6] = [
+    Value::NullText,
+    Value::NullText,
+    Value::NullText,
+    Value::NullText,
+    Value::NullInteger,
+    Value::NullInteger,
+];
+
+/// The statements that store new orders with the coupons they hold, in
+/// `VALUES` lists padded to `size` rows (the NULL rows are left out). A
+/// unique violation (the same order id placed on another node meanwhile)
+/// fails the batch, which is then decided again and finds that order.
+pub(super) fn insert_statements<'a>(
+    backend: Backend,
+    orders: &[&'a OrderView],
+    size: usize,
+) -> AppResult<Vec<Statement<'a>>> {
+    let mut statements = Vec::new();
+    for chunk in padded_chunks(orders, size) {
+        let mut statement = Statement::new(format!(
+            "INSERT INTO orders ({COLUMNS}) SELECT new.column1, new.column2, new.column3, \
+             new.column4, new.column5, new.column6 FROM (VALUES {}) AS new \
+             WHERE new.column1 IS NOT NULL",
+            Params::new(backend).rows(size, 6)
+        ));
+        for order in chunk {
+            statement
+                .bind(Value::Text(&order.order_id))
+                .bind(Value::Text(&order.user_id))
+                .bind(Value::Text(order.state.as_str()))
+                .bind(Value::Owned(order.body_json()?))
+                .bind(Value::Integer(to_micros(order.created_at)))
+                .bind(Value::Integer(to_micros(order.updated_at)));
+        }
+        statement.pad_rows(chunk.len(), size, &ORDER_ROW);
+        statements.push(statement);
+    }
+    let links: Vec<(&'a str, &'a str)> = orders
+        .iter()
+        .flat_map(|order| {
+            order
+                .built_codes()
+                .iter()
+                .map(|code| (order.order_id.as_str(), code.as_str()))
+        })
+        .collect();
+    for chunk in padded_chunks(&links, size) {
+        let mut statement = Statement::new(format!(
+            "INSERT INTO order_coupons (order_id, code) SELECT new.column1, new.column2 \
+             FROM (VALUES {}) AS new WHERE new.column1 IS NOT NULL",
+            Params::new(backend).rows(size, 2)
+        ));
+        for (order_id, code) in chunk {
+            statement
+                .bind(Value::Text(order_id))
+                .bind(Value::Text(code));
+        }
+        statement.pad_rows(chunk.len(), size, &[Value::NullText, Value::NullText]);
+        statements.push(statement);
+    }
+    Ok(statements)
+}
+
+/// The statements that save the state of existing orders, joined to a
+/// `VALUES` list padded to `size` rows (see `coupon_rows::save_statements`).
+pub(super) fn state_statements<'a>(
+    backend: Backend,
+    orders: &[&'a OrderView],
+    size: usize,
+) -> Vec<Statement<'a>> {
+    let mut statements = Vec::new();
+    for chunk in padded_chunks(orders, size) {
+        let mut statement = Statement::new(format!(
+            "UPDATE orders SET state = changed.column2, updated_at = changed.column3 \
+             FROM (VALUES {}) AS changed WHERE orders.order_id = changed.column1",
+            Params::new(backend).rows(size, 3)
+        ));
+        for order in chunk {
+            statement
+                .bind(Value::Text(&order.order_id))
+                .bind(Value::Text(order.state.as_str()))
+                .bind(Value::Integer(to_micros(order.updated_at)));
+        }
+        let row = [Value::NullText, Value::NullText, Value::NullInteger];
+        statement.pad_rows(chunk.len(), size, &row);
+        statements.push(statement);
+    }
+    statements
 }
