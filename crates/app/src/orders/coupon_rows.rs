@@ -18,7 +18,7 @@ use couponflow_store::sql::Params;
 use couponflow_store::time::to_micros;
 use couponflow_store::{Backend, StoreError};
 
-use super::statements::{Statement, Value, padded_chunks};
+use super::statements::{Statement, Value, id_list_reads, padded_chunks};
 use crate::AppResult;
 use crate::coupons::{self, COLUMNS, CouponRecord};
 
@@ -110,21 +110,12 @@ pub(super) fn held_statements<'a>(
     order_ids: &[&'a str],
     size: usize,
 ) -> Vec<Statement<'a>> {
-    padded_chunks(order_ids, size)
-        .into_iter()
-        .map(|chunk| {
-            let mut statement = Statement::new(format!(
-                "SELECT 'coupon' AS part, {COLUMNS} FROM coupons WHERE code IN \
-                 (SELECT code FROM order_coupons WHERE order_id IN ({}))",
-                Params::new(backend).list(size)
-            ));
-            for id in chunk {
-                statement.bind(Value::Text(id));
-            }
-            statement.pad(size - chunk.len(), &Value::NullText);
-            statement
-        })
-        .collect()
+    id_list_reads(backend, order_ids, size, |list| {
+        format!(
+            "SELECT 'coupon' AS part, {COLUMNS} FROM coupons WHERE code IN \
+             (SELECT code FROM order_coupons WHERE order_id IN ({list}))"
+        )
+    })
 }
 
 /// Reads the available coupons of each of `users` as `part = 'coupon'`

@@ -11,7 +11,7 @@ use couponflow_store::sql::Params;
 use couponflow_store::time::{from_micros, to_micros};
 use couponflow_store::{Backend, StoreError};
 
-use super::statements::{Statement, Value, padded_chunks};
+use super::statements::{Statement, Value, id_list_reads, padded_chunks};
 use super::view::{Body, OrderView};
 use super::{Order, OrderBody, OrderState, Refund};
 use crate::{AppError, AppResult};
@@ -165,20 +165,9 @@ pub(super) fn read_statements<'a>(
         Backend::Postgres => " ORDER BY order_id FOR UPDATE",
         Backend::Sqlite => "",
     };
-    padded_chunks(order_ids, size)
-        .into_iter()
-        .map(|chunk| {
-            let mut statement = Statement::new(format!(
-                "SELECT 'order' AS part, {COLUMNS} FROM orders WHERE order_id IN ({}){lock}",
-                Params::new(backend).list(size)
-            ));
-            for id in chunk {
-                statement.bind(Value::Text(id));
-            }
-            statement.pad(size - chunk.len(), &Value::NullText);
-            statement
-        })
-        .collect()
+    id_list_reads(backend, order_ids, size, |list| {
+        format!("SELECT 'order' AS part, {COLUMNS} FROM orders WHERE order_id IN ({list}){lock}")
+    })
 }
 
 /// Reads the codes each of `order_ids` holds, in code order, as
@@ -188,21 +177,12 @@ pub(super) fn held_statements<'a>(
     order_ids: &[&'a str],
     size: usize,
 ) -> Vec<Statement<'a>> {
-    padded_chunks(order_ids, size)
-        .into_iter()
-        .map(|chunk| {
-            let mut statement = Statement::new(format!(
-                "SELECT 'held' AS part, order_id, code FROM order_coupons WHERE order_id IN ({}) \
-                 ORDER BY order_id, code",
-                Params::new(backend).list(size)
-            ));
-            for id in chunk {
-                statement.bind(Value::Text(id));
-            }
-            statement.pad(size - chunk.len(), &Value::NullText);
-            statement
-        })
-        .collect()
+    id_list_reads(backend, order_ids, size, |list| {
+        format!(
+            "SELECT 'held' AS part, order_id, code FROM order_coupons WHERE order_id IN ({list}) \
+             ORDER BY order_id, code"
+        )
+    })
 }
 
 /// Order rows: 6 values each.

@@ -20,6 +20,7 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection};
 
+use couponflow_store::sql::Params;
 use couponflow_store::{Backend, StoreError};
 
 use crate::AppResult;
@@ -115,6 +116,39 @@ impl<'a> Statement<'a> {
     }
 }
 
+/// `statements` as one text of several statements, with their values in
+/// order (SQLite takes the anonymous parameters in order across them).
+fn one_text(statements: Vec<Statement<'_>>) -> (String, Vec<Value<'_>>) {
+    let sql = statements
+        .iter()
+        .map(|statement| statement.sql.as_str())
+        .collect::<Vec<_>>()
+        .join(";\n");
+    let values = statements.into_iter().flat_map(|s| s.values).collect();
+    (sql, values)
+}
+
+/// One read per padded chunk of `ids`: `text` is given the chunk's
+/// parameter list (padded to `size` with NULLs, which match nothing).
+pub(super) fn id_list_reads<'a>(
+    backend: Backend,
+    ids: &[&'a str],
+    size: usize,
+    text: impl Fn(&str) -> String,
+) -> Vec<Statement<'a>> {
+    padded_chunks(ids, size)
+        .into_iter()
+        .map(|chunk| {
+            let mut statement = Statement::new(text(&Params::new(backend).list(size)));
+            for id in chunk {
+                statement.bind(Value::Text(id));
+            }
+            statement.pad(size - chunk.len(), &Value::NullText);
+            statement
+        })
+        .collect()
+}
+
 /// Runs `statements` in order: as one text on SQLite, one by one on
 /// PostgreSQL.
 pub(super) async fn run_all(
@@ -126,13 +160,8 @@ pub(super) async fn run_all(
     }
     match Backend::of(connection) {
         Backend::Sqlite => {
-            let sql = statements
-                .iter()
-                .map(|statement| statement.sql.as_str())
-                .collect::<Vec<_>>()
-                .join(";\n");
-            let values = statements.into_iter().flat_map(|s| s.values);
-            execute(connection, &sql, values).await
+            let (sql, values) = one_text(statements);
+            execute(connection, &sql, values.into_iter()).await
         }
         Backend::Postgres => {
             for statement in statements {
@@ -154,13 +183,8 @@ pub(super) async fn fetch_all(
     }
     match Backend::of(connection) {
         Backend::Sqlite => {
-            let sql = statements
-                .iter()
-                .map(|statement| statement.sql.as_str())
-                .collect::<Vec<_>>()
-                .join(";\n");
-            let values = statements.into_iter().flat_map(|s| s.values);
-            let rows = with_values(sqlx::query(&sql), values)
+            let (sql, values) = one_text(statements);
+            let rows = with_values(sqlx::query(&sql), values.into_iter())
                 .fetch_all(&mut *connection)
                 .await
                 .map_err(StoreError::from)?;
