@@ -33,7 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 for port in "${ports[@]}"; do
-  COUPONFLOW_BOOTSTRAP_ADMIN_KEY="$admin" RUST_LOG=warn \
+  COUPONFLOW_BOOTSTRAP_ADMIN_KEY="$admin" COUPONFLOW_LOG=warn \
     "$binary" serve --database-url "$url" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
   servers+=($!)
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done

@@ -22,7 +22,7 @@ admin="cf_$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 cargo build --release -q -p couponflow
 binary="${CARGO_TARGET_DIR:-target}/release/couponflow"
 
-COUPONFLOW_BOOTSTRAP_ADMIN_KEY="$admin" RUST_LOG=warn \
+COUPONFLOW_BOOTSTRAP_ADMIN_KEY="$admin" COUPONFLOW_LOG=warn \
   "$binary" serve --database-url "$database_url" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT

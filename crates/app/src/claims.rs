@@ -16,6 +16,7 @@
 
 mod batch;
 mod decide;
+mod native;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

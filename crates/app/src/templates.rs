@@ -76,33 +76,68 @@ pub struct TemplateEvent {
     pub reason: Option<String>,
 }
 
-const COLUMNS: &str = "id, body, status, review_step, version, created_by, created_at, updated_at, \
+pub(crate) const COLUMNS: &str = "id, body, status, review_step, version, created_by, created_at, updated_at, \
                        issued, generated, budget_used";
 
 pub(crate) fn record_from_row(row: &sqlx::any::AnyRow) -> Result<TemplateRecord, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt {
-        table: "templates",
-        reason,
-    };
-    let body: String = row.try_get("body")?;
-    let template: Template = serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?;
-    let template = ValidTemplate::new(template).map_err(|e| corrupt(e.to_string()))?;
-    let status: String = row.try_get("status")?;
-    let step: Option<String> = row.try_get("review_step")?;
-    Ok(TemplateRecord {
+    TemplateRow {
         id: row.try_get("id")?,
-        template: Arc::new(template),
-        status: TemplateStatus::parse(&status)
-            .ok_or_else(|| corrupt(format!("status {status}")))?,
-        review_step: step.as_deref().and_then(ReviewStep::parse),
+        body: row.try_get("body")?,
+        status: row.try_get("status")?,
+        review_step: row.try_get("review_step")?,
         version: row.try_get("version")?,
         created_by: row.try_get("created_by")?,
-        created_at: from_micros(row.try_get("created_at")?)?,
-        updated_at: from_micros(row.try_get("updated_at")?)?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
         issued: row.try_get("issued")?,
         generated: row.try_get("generated")?,
         budget_used: row.try_get("budget_used")?,
-    })
+    }
+    .into_record()
+}
+
+/// A template row's columns (in the order of `COLUMNS`), as either driver
+/// reads them.
+pub(crate) struct TemplateRow {
+    pub id: String,
+    pub body: String,
+    pub status: String,
+    pub review_step: Option<String>,
+    pub version: i64,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub issued: i64,
+    pub generated: i64,
+    pub budget_used: i64,
+}
+
+impl TemplateRow {
+    /// The record, with its body parsed and validated again (a stored
+    /// template that no longer validates is a corrupt row).
+    pub(crate) fn into_record(self) -> Result<TemplateRecord, StoreError> {
+        let corrupt = |reason: String| StoreError::Corrupt {
+            table: "templates",
+            reason,
+        };
+        let template: Template =
+            serde_json::from_str(&self.body).map_err(|e| corrupt(e.to_string()))?;
+        let template = ValidTemplate::new(template).map_err(|e| corrupt(e.to_string()))?;
+        Ok(TemplateRecord {
+            id: self.id,
+            template: Arc::new(template),
+            status: TemplateStatus::parse(&self.status)
+                .ok_or_else(|| corrupt(format!("status {}", self.status)))?,
+            review_step: self.review_step.as_deref().and_then(ReviewStep::parse),
+            version: self.version,
+            created_by: self.created_by,
+            created_at: from_micros(self.created_at)?,
+            updated_at: from_micros(self.updated_at)?,
+            issued: self.issued,
+            generated: self.generated,
+            budget_used: self.budget_used,
+        })
+    }
 }
 
 /// Loads a template for change, locking its row until the batch commits

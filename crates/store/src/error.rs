@@ -69,7 +69,7 @@ impl From<sqlx::Error> for StoreError {
 /// SQLite names the columns, not the constraint: `UNIQUE constraint failed:
 /// coupons.template_id, coupons.user_id, coupons.user_seq`. Map the column
 /// lists back to the constraint names of the schema.
-fn sqlite_constraint(message: &str) -> String {
+pub(crate) fn sqlite_constraint(message: &str) -> String {
     let columns = message.rsplit(": ").next().unwrap_or(message);
     match columns {
         "coupons.user_id, coupons.template_id, coupons.user_seq" => "coupons_per_user".into(),

@@ -10,6 +10,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod error;
+pub mod native;
 mod pipeline;
 pub mod sql;
 pub mod testing;
@@ -46,10 +47,7 @@ pub const SQLITE_CACHE_KIB: u32 = 131_072;
 /// indexes at random places (codes, users and request ids are random), and
 /// every page touched is written whole to the WAL on commit: small pages
 /// mean fewer bytes per claim, which is what bounds the claim rate.
-pub const SQLITE_PAGE_BYTES: u32 = 1_024;
-/// WAL pages before a checkpoint: pages rewritten by many batches are
-/// copied back to the database file once.
-pub const SQLITE_CHECKPOINT_PAGES: u32 = 16_384;
+pub const SQLITE_PAGE_BYTES: u32 = 4_096;
 /// Memory-mapped I/O for SQLite reads.
 pub const SQLITE_MMAP_BYTES: u64 = 1 << 30;
 /// How long to wait for a free connection.
@@ -58,6 +56,10 @@ pub const ACQUIRE_TIMEOUT_SECS: u64 = 10;
 /// The database, for reads (a pool) and writes (the pipeline).
 pub struct Store {
     backend: Backend,
+    /// True when the writer can run native units (a SQLite file).
+    native: bool,
+    /// SQLite files: the thread that checkpoints beside the writer.
+    checkpointer: Option<native::Checkpointer>,
     read: AnyPool,
     write: AnyPool,
     pipeline: pipeline::Pipeline,
@@ -77,9 +79,17 @@ impl Store {
             .connect_with(options.clone())
             .await?;
         let write = pool(backend, write_max).connect_with(options).await?;
-        let pipeline = pipeline::Pipeline::start(backend, write.clone());
+        let native_file = match backend {
+            Backend::Sqlite => native::sqlite_file(&url),
+            Backend::Postgres => None,
+        };
+        let native = native_file.is_some();
+        let checkpointer = native_file.clone().map(native::Checkpointer::start);
+        let pipeline = pipeline::Pipeline::start(backend, write.clone(), native_file);
         Ok(Store {
             backend,
+            native,
+            checkpointer,
             read,
             write,
             pipeline,
@@ -131,6 +141,29 @@ impl Store {
         self.pipeline.write(work).await
     }
 
+    /// Whether [`Store::write_native`] can run: SQLite on a file.
+    pub fn native_writes(&self) -> bool {
+        self.native
+    }
+
+    /// Runs `work` on the SQLite writer thread's own connection (see
+    /// [`native`]) in the next batch, and answers once that batch's
+    /// transaction is committed (on disk). Only when
+    /// [`Store::native_writes`]; otherwise it answers `Unavailable`.
+    pub async fn write_native<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&native::rusqlite::Connection) -> Result<T, E> + Send + 'static,
+    {
+        if !self.native {
+            return Err(E::from(StoreError::Unavailable(
+                "this database takes no native writes".into(),
+            )));
+        }
+        self.pipeline.write_native(work).await
+    }
+
     /// What the write pipeline has done so far.
     pub fn pipeline_stats(&self) -> PipelineStats {
         self.pipeline.stats()
@@ -149,9 +182,13 @@ impl Store {
             read,
             write,
             pipeline,
+            checkpointer,
             ..
         } = self;
         pipeline.stop().await;
+        if let Some(checkpointer) = checkpointer {
+            checkpointer.stop();
+        }
         read.close().await;
         write.close().await;
     }
@@ -175,7 +212,8 @@ fn pool(backend: Backend, max: u32) -> AnyPoolOptions {
                              PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; \
                              PRAGMA cache_size = -{SQLITE_CACHE_KIB}; PRAGMA mmap_size = {SQLITE_MMAP_BYTES}; \
                              PRAGMA temp_store = MEMORY; \
-                             PRAGMA wal_autocheckpoint = {SQLITE_CHECKPOINT_PAGES};"
+                             PRAGMA wal_autocheckpoint = {};",
+                            native::WRITER_CHECKPOINT_PAGES
                         )
                         .as_str(),
                     )

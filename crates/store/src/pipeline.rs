@@ -14,6 +14,7 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -46,10 +47,18 @@ struct Ran {
 type Deliver = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 
 type RunFn = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Ran> + Send>;
+type NativeFn = Box<dyn FnOnce(&rusqlite::Connection) -> Ran + Send>;
+
+/// What a unit runs against: the sqlx connection, or (SQLite) the writer
+/// thread's native connection (`crate::native`).
+enum Work {
+    Any(RunFn),
+    Native(NativeFn),
+}
 
 /// A unit of work and the way to tell its caller that it could not run.
 struct UnitFn {
-    run: RunFn,
+    work: Work,
     fail: Box<dyn FnOnce(&StoreError) + Send>,
 }
 
@@ -117,14 +126,19 @@ impl Pipeline {
     /// queue behind every HTTP task ready at that moment, so a batch took
     /// several times its work (measured: the claim rate over HTTP was half
     /// the rate below it with SQLite's thread a third busy).
-    pub(crate) fn start(backend: Backend, pool: AnyPool) -> Self {
+    /// `native` is the SQLite file the writer may open natively.
+    pub(crate) fn start(backend: Backend, pool: AnyPool, native: Option<PathBuf>) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE_UNITS_MAX);
         let stats = Arc::new(Stats::default());
         let writer = match backend {
-            Backend::Sqlite => spawn_thread(pool, receiver, stats.clone()),
-            Backend::Postgres => {
-                Writer::Task(tokio::spawn(writer(backend, pool, receiver, stats.clone())))
-            }
+            Backend::Sqlite => spawn_thread(pool, native, receiver, stats.clone()),
+            Backend::Postgres => Writer::Task(tokio::spawn(writer(
+                backend,
+                pool,
+                None,
+                receiver,
+                stats.clone(),
+            ))),
         };
         Pipeline {
             sender,
@@ -182,26 +196,72 @@ impl Pipeline {
             })
         });
         let unit = UnitFn {
-            run,
+            work: Work::Any(run),
             fail: Box::new(move |error| send(&on_failure, Err(E::from(copy_error(error))))),
         };
+        self.submit(unit, answered).await
+    }
+
+    /// Runs `work` on the SQLite writer's native connection in the next
+    /// batch, and answers once its transaction committed. Only for a store
+    /// whose [`crate::Store::native_writes`] is true; elsewhere it answers
+    /// `Unavailable` (the unit cannot run).
+    pub(crate) async fn write_native<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T, E> + Send + 'static,
+    {
+        let (sender, answered) = oneshot::channel::<Result<T, E>>();
+        let answer: Answer<T, E> = Arc::new(Mutex::new(Some(sender)));
+        let on_failure = answer.clone();
+        let run: NativeFn = Box::new(move |connection| {
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| work(connection)))
+                .unwrap_or_else(|_| {
+                    Err(E::from(StoreError::Other("a write unit panicked".into())))
+                });
+            let keep = outcome.is_ok();
+            let deliver = Box::new(move |commit_error: Option<&StoreError>| {
+                let result = match (commit_error, outcome) {
+                    (Some(error), Ok(_)) => Err(E::from(copy_error(error))),
+                    (_, outcome) => outcome,
+                };
+                send(&answer, result);
+            });
+            Ran { keep, deliver }
+        });
+        let unit = UnitFn {
+            work: Work::Native(run),
+            fail: Box::new(move |error| send(&on_failure, Err(E::from(copy_error(error))))),
+        };
+        self.submit(unit, answered).await
+    }
+
+    async fn submit<T, E>(
+        &self,
+        unit: UnitFn,
+        answered: oneshot::Receiver<Result<T, E>>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let stopped = || E::from(StoreError::Unavailable("the write pipeline stopped".into()));
         if self.sender.send(unit).await.is_err() {
-            return Err(E::from(StoreError::Unavailable(
-                "the write pipeline stopped".into(),
-            )));
+            return Err(stopped());
         }
-        answered.await.unwrap_or_else(|_| {
-            Err(E::from(StoreError::Unavailable(
-                "the write pipeline stopped".into(),
-            )))
-        })
+        answered.await.unwrap_or_else(|_| Err(stopped()))
     }
 }
 
 /// The SQLite writer on a thread of its own with a single-threaded runtime.
 /// If the thread cannot start, no writer runs and every write answers that
 /// the pipeline stopped.
-fn spawn_thread(pool: AnyPool, receiver: mpsc::Receiver<UnitFn>, stats: Arc<Stats>) -> Writer {
+fn spawn_thread(
+    pool: AnyPool,
+    native: Option<PathBuf>,
+    receiver: mpsc::Receiver<UnitFn>,
+    stats: Arc<Stats>,
+) -> Writer {
     let (done, finished) = oneshot::channel();
     let started = std::thread::Builder::new()
         .name("couponflow-writer".into())
@@ -210,7 +270,9 @@ fn spawn_thread(pool: AnyPool, receiver: mpsc::Receiver<UnitFn>, stats: Arc<Stat
                 .enable_all()
                 .build()
             {
-                Ok(runtime) => runtime.block_on(writer(Backend::Sqlite, pool, receiver, stats)),
+                Ok(runtime) => {
+                    runtime.block_on(writer(Backend::Sqlite, pool, native, receiver, stats))
+                }
                 Err(error) => tracing::error!(%error, "the writer's runtime did not start"),
             }
             let _ = done.send(());
@@ -222,14 +284,18 @@ fn spawn_thread(pool: AnyPool, receiver: mpsc::Receiver<UnitFn>, stats: Arc<Stat
 }
 
 /// The writer task: one batch at a time, for as long as anyone can send.
+/// A batch's sqlx units share one transaction and its native units another.
 async fn writer(
     backend: Backend,
     pool: AnyPool,
+    native_path: Option<PathBuf>,
     mut receiver: mpsc::Receiver<UnitFn>,
     stats: Arc<Stats>,
 ) {
     let mut connection: Option<PoolConnection<Any>> = None;
+    let mut native = NativeConnection::new(native_path);
     let mut batch = Vec::with_capacity(BATCH_UNITS_MAX);
+    let mut native_batch = Vec::new();
     while let Some(first) = receiver.recv().await {
         batch.push(first);
         while batch.len() < BATCH_UNITS_MAX {
@@ -237,6 +303,20 @@ async fn writer(
                 Ok(unit) => batch.push(unit),
                 Err(_) => break,
             }
+        }
+        let mut index = 0;
+        while index < batch.len() {
+            if matches!(batch[index].work, Work::Native(_)) {
+                native_batch.push(batch.swap_remove(index));
+            } else {
+                index += 1;
+            }
+        }
+        if !native_batch.is_empty() {
+            native.run_batch(&mut native_batch, &stats);
+        }
+        if batch.is_empty() {
+            continue;
         }
         let connection_result = match connection.take() {
             Some(held) => Ok(held),
@@ -256,6 +336,126 @@ async fn writer(
                 }
             }
         }
+    }
+}
+
+/// The writer's native SQLite connection, opened at its first unit.
+struct NativeConnection {
+    path: Option<PathBuf>,
+    open: Option<rusqlite::Connection>,
+}
+
+impl NativeConnection {
+    fn new(path: Option<PathBuf>) -> Self {
+        NativeConnection { path, open: None }
+    }
+
+    fn connection(&mut self) -> Result<&rusqlite::Connection, StoreError> {
+        if self.open.is_none() {
+            let path = self.path.as_deref().ok_or_else(|| {
+                StoreError::Unavailable("this database takes no native writes".into())
+            })?;
+            self.open = Some(crate::native::open(path)?);
+        }
+        self.open
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("the native connection is closed".into()))
+    }
+
+    /// Runs the native units in one transaction (each in a savepoint when
+    /// there are several), delivering after the commit.
+    fn run_batch(&mut self, batch: &mut Vec<UnitFn>, stats: &Stats) {
+        let units = batch.len();
+        let connection = match self.connection() {
+            Ok(connection) => connection,
+            Err(error) => {
+                stats.record(false, units);
+                batch.drain(..).for_each(|unit| fail_unit(unit, &error));
+                return;
+            }
+        };
+        if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
+            let error = StoreError::from(error);
+            tracing::error!(%error, "cannot begin a native write transaction");
+            stats.record(false, units);
+            batch.drain(..).for_each(|unit| fail_unit(unit, &error));
+            self.open = None;
+            return;
+        }
+        let alone = batch.len() == 1;
+        let mut delivered = Vec::with_capacity(batch.len());
+        let mut broken: Option<StoreError> = None;
+        for unit in batch.drain(..) {
+            match (&broken, unit.work) {
+                (Some(error), _) => (unit.fail)(error),
+                (None, Work::Native(run)) => match run_native_unit(connection, run, alone) {
+                    Ok(ran) => delivered.push(ran.deliver),
+                    Err((ran, error)) => {
+                        delivered.push(ran.deliver);
+                        broken = Some(error);
+                    }
+                },
+                (None, Work::Any(_)) => (unit.fail)(&StoreError::Other(
+                    "a sqlx unit reached the native writer".into(),
+                )),
+            }
+        }
+        let commit = match broken {
+            None => connection.execute_batch("COMMIT").map_err(StoreError::from),
+            Some(error) => Err(error),
+        };
+        match commit {
+            Ok(()) => {
+                stats.record(true, units);
+                delivered.into_iter().for_each(|deliver| deliver(None));
+            }
+            Err(error) => {
+                tracing::error!(%error, "a native write batch failed to commit");
+                let _ = connection.execute_batch("ROLLBACK");
+                stats.record(false, units);
+                delivered
+                    .into_iter()
+                    .for_each(|deliver| deliver(Some(&error)));
+                self.open = None;
+            }
+        }
+    }
+}
+
+/// One native unit, in a savepoint unless it is alone in its transaction
+/// (then a failed unit's changes go with the rollback of the whole batch,
+/// which is only its own).
+fn run_native_unit(
+    connection: &rusqlite::Connection,
+    run: NativeFn,
+    alone: bool,
+) -> Result<Ran, (Ran, StoreError)> {
+    let nothing = || Ran {
+        keep: false,
+        deliver: Box::new(|_| {}),
+    };
+    if !alone {
+        if let Err(error) = connection.execute_batch("SAVEPOINT unit") {
+            return Err((nothing(), StoreError::from(error)));
+        }
+    }
+    let ran = run(connection);
+    let end = match (alone, ran.keep) {
+        (true, true) => Ok(()),
+        // Alone and failed: nothing of it may be committed.
+        (true, false) => connection
+            .execute_batch("ROLLBACK; BEGIN IMMEDIATE")
+            .map_err(StoreError::from),
+        (false, true) => connection
+            .execute_batch("RELEASE SAVEPOINT unit")
+            .map_err(StoreError::from),
+        (false, false) => connection
+            .execute_batch("ROLLBACK TO SAVEPOINT unit; RELEASE SAVEPOINT unit")
+            .map_err(StoreError::from),
+    };
+    match end {
+        Ok(()) => Ok(ran),
+        Err(error) => Err((ran, error)),
     }
 }
 
@@ -334,7 +534,14 @@ async fn run_batch(
 /// page the unit changes to a statement journal first: measurable on the
 /// claim path, where one template's batch is usually alone.)
 async fn run_alone(connection: &mut AnyConnection, unit: UnitFn, stats: &Stats) -> bool {
-    let ran = (unit.run)(connection).await;
+    let Work::Any(run) = unit.work else {
+        (unit.fail)(&StoreError::Other(
+            "a native unit reached the sqlx writer".into(),
+        ));
+        let _ = connection.execute("ROLLBACK").await;
+        return true;
+    };
+    let ran = run(connection).await;
     let end = if ran.keep { "COMMIT" } else { "ROLLBACK" };
     match connection.execute(end).await {
         Ok(_) => {
@@ -358,6 +565,16 @@ async fn run_alone(connection: &mut AnyConnection, unit: UnitFn, stats: &Stats) 
 /// One unit inside its savepoint. `Err` means the savepoint machinery
 /// itself failed, which dooms the whole batch.
 async fn run_unit(connection: &mut AnyConnection, unit: UnitFn) -> Result<Ran, (Ran, StoreError)> {
+    let Work::Any(run) = unit.work else {
+        (unit.fail)(&StoreError::Other(
+            "a native unit reached the sqlx writer".into(),
+        ));
+        let ran = Ran {
+            keep: false,
+            deliver: Box::new(|_| {}),
+        };
+        return Ok(ran);
+    };
     if let Err(error) = connection.execute("SAVEPOINT unit").await {
         let error = StoreError::from(error);
         (unit.fail)(&error);
@@ -367,7 +584,7 @@ async fn run_unit(connection: &mut AnyConnection, unit: UnitFn) -> Result<Ran, (
         };
         return Err((ran, error));
     }
-    let ran = (unit.run)(connection).await;
+    let ran = run(connection).await;
     let ended = if ran.keep {
         connection
             .execute("RELEASE SAVEPOINT unit")

@@ -55,11 +55,21 @@ pub(super) async fn run(
         let requests: Vec<ClaimRequest> = batch.iter().map(|p| p.request.clone()).collect();
         let id = template_id.clone();
         let now = clock.now();
-        let outcome = store
-            .write(move |connection| {
-                Box::pin(async move { decide_batch(connection, &id, requests, now, zone).await })
-            })
-            .await;
+        let outcome = if store.native_writes() {
+            store
+                .write_native(move |connection| {
+                    super::native::decide_batch(connection, &id, requests, now, zone)
+                })
+                .await
+        } else {
+            store
+                .write(move |connection| {
+                    Box::pin(
+                        async move { decide_batch(connection, &id, requests, now, zone).await },
+                    )
+                })
+                .await
+        };
         match outcome {
             Ok(answers) => {
                 for (pending, answer) in batch.into_iter().zip(answers) {
@@ -85,6 +95,37 @@ fn copy(error: &AppError, text: &str) -> AppError {
     }
 }
 
+/// What a batch reads before it decides: the template (locked), the
+/// refusals stored for these request ids, and what these users hold.
+pub(super) struct Loaded {
+    pub record: TemplateRecord,
+    pub earlier: HashMap<String, (String, ClaimAnswer)>,
+    pub held: HashMap<String, Held>,
+}
+
+/// What a batch decided: every caller's answer, and what to write.
+pub(super) struct Decided {
+    pub answers: Vec<ClaimAnswer>,
+    pub coupons: Vec<NewCoupon>,
+    /// New refusals to store, once per request id: (request id, user id, answer JSON).
+    pub refusals: Vec<(String, String, String)>,
+    pub face_value: i64,
+    /// The claim's local day, when the template has a daily limit (the
+    /// daily guard's columns are set only then, so other templates'
+    /// coupons stay out of its partial index).
+    pub day: Option<i64>,
+}
+
+/// The distinct users of a batch.
+pub(super) fn batch_users(requests: &[ClaimRequest]) -> Vec<String> {
+    requests
+        .iter()
+        .map(|r| r.user.id.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect()
+}
+
 /// Decides every claim of the batch, in arrival order, and writes them.
 async fn decide_batch(
     connection: &mut AnyConnection,
@@ -96,14 +137,48 @@ async fn decide_batch(
     let record = templates::lock(connection, template_id).await?;
     let request_ids: Vec<String> = requests.iter().map(|r| r.request_id.clone()).collect();
     let earlier = earlier_refusals(connection, template_id, &request_ids).await?;
-    let users: Vec<String> = requests
-        .iter()
-        .map(|r| r.user.id.clone())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
+    let users = batch_users(&requests);
     let day = local_day(now, zone);
-    let mut held = held_coupons(connection, template_id, &users, day).await?;
+    let held = held_coupons(connection, template_id, &users, day).await?;
+    let loaded = Loaded {
+        record,
+        earlier,
+        held,
+    };
+    let (record, decided) = decide_all(loaded, &requests, now, zone)?;
+    write_coupons(
+        connection,
+        &record,
+        &decided.coupons,
+        decided.face_value,
+        decided.day,
+        now,
+    )
+    .await?;
+    write_refusals(connection, template_id, &decided.refusals, now).await?;
+    bump_counters(
+        connection,
+        template_id,
+        decided.coupons.len(),
+        decided.face_value,
+    )
+    .await?;
+    Ok(decided.answers)
+}
+
+/// The pure part of a batch: each claim in arrival order against the
+/// counters as they stand, replays answered from what was loaded.
+pub(super) fn decide_all(
+    loaded: Loaded,
+    requests: &[ClaimRequest],
+    now: DateTime<Utc>,
+    zone: Tz,
+) -> AppResult<(TemplateRecord, Decided)> {
+    let Loaded {
+        record,
+        earlier,
+        mut held,
+    } = loaded;
     let mut stock = Stock {
         issued: record.issued,
         generated: record.generated,
@@ -115,7 +190,7 @@ async fn decide_batch(
     // answer repeats with.
     let mut refused: HashMap<(String, String), ClaimAnswer> = HashMap::new();
     let mut coupons = Vec::new();
-    for request in &requests {
+    for request in requests {
         let user = held.entry(request.user.id.clone()).or_default();
         if let Some(coupon) = user.claimed.get(&request.request_id) {
             answers.push(ClaimAnswer::Claimed(coupon.clone()));
@@ -160,14 +235,39 @@ async fn decide_batch(
         };
         answers.push(answer);
     }
-    // The daily guard's columns are set only when there is a daily limit,
-    // so other templates' coupons stay out of its (partial) index.
+    let refusals = new_refusals(requests, &refused)?;
     let daily = record.template.get().limits.per_user_per_day.is_some();
-    let day = daily.then_some(day);
-    write_coupons(connection, &record, &coupons, face_value, day, now).await?;
-    write_refusals(connection, template_id, &requests, &refused, now).await?;
-    bump_counters(connection, template_id, coupons.len(), face_value).await?;
-    Ok(answers)
+    let decided = Decided {
+        answers,
+        coupons,
+        refusals,
+        face_value,
+        day: daily.then(|| local_day(now, zone)),
+    };
+    Ok((record, decided))
+}
+
+/// The batch's refusals to store. A request id is stored once per template:
+/// when two users' refused claims share one, the first is kept and the
+/// other's retry is decided anew (a refusal changed nothing to replay).
+fn new_refusals(
+    requests: &[ClaimRequest],
+    refused: &HashMap<(String, String), ClaimAnswer>,
+) -> AppResult<Vec<(String, String, String)>> {
+    let mut seen = HashSet::new();
+    let mut rows = Vec::new();
+    for request in requests {
+        let key = (request.user.id.clone(), request.request_id.clone());
+        let Some(answer) = refused.get(&key) else {
+            continue;
+        };
+        if !seen.insert(request.request_id.as_str()) {
+            continue;
+        }
+        let text = serde_json::to_string(answer).map_err(|e| StoreError::Other(e.to_string()))?;
+        rows.push((request.request_id.clone(), request.user.id.clone(), text));
+    }
+    Ok(rows)
 }
 
 fn decide_one(
@@ -194,7 +294,7 @@ fn decide_one(
 
 /// The calendar day of `now` in the deployment's time zone, as days since
 /// 1970-01-01 there.
-fn local_day(now: DateTime<Utc>, zone: Tz) -> i64 {
+pub(super) fn local_day(now: DateTime<Utc>, zone: Tz) -> i64 {
     i64::from(now.with_timezone(&zone).date_naive().num_days_from_ce()) - 719_163
 }
 
@@ -238,10 +338,10 @@ async fn earlier_refusals(
 
 /// What one user of the batch already holds of the template.
 #[derive(Debug, Default)]
-struct Held {
-    counts: UserCounts,
+pub(super) struct Held {
+    pub counts: UserCounts,
     /// Coupons claimed by request id: a retry's first answer.
-    claimed: HashMap<String, ClaimedCoupon>,
+    pub claimed: HashMap<String, ClaimedCoupon>,
 }
 
 /// The users' coupons of the template, read through the per-user index:
@@ -307,11 +407,11 @@ async fn held_coupons(
     Ok(held)
 }
 
-struct NewCoupon {
-    coupon: ClaimedCoupon,
-    request_id: String,
-    user_seq: i64,
-    day_seq: i64,
+pub(super) struct NewCoupon {
+    pub coupon: ClaimedCoupon,
+    pub request_id: String,
+    pub user_seq: i64,
+    pub day_seq: i64,
 }
 
 async fn write_coupons(
@@ -356,41 +456,27 @@ async fn write_coupons(
     Ok(())
 }
 
-/// Stores the batch's refusals. A request id is stored once per template:
-/// when two users' refused claims share one, the first is kept and the
-/// other's retry is decided anew (a refusal changed nothing to replay).
+/// Stores the batch's new refusals.
 async fn write_refusals(
     connection: &mut AnyConnection,
     template_id: &str,
-    requests: &[ClaimRequest],
-    refused: &HashMap<(String, String), ClaimAnswer>,
+    refusals: &[(String, String, String)],
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    let mut seen = HashSet::new();
-    let new: Vec<(&ClaimRequest, &ClaimAnswer)> = requests
-        .iter()
-        .filter_map(|r| {
-            let key = (r.user.id.clone(), r.request_id.clone());
-            refused.get(&key).map(|answer| (r, answer))
-        })
-        .filter(|(r, _)| seen.insert(r.request_id.as_str()))
-        .collect();
-    for chunk in new.chunks(INSERT_ROWS_MAX) {
+    for chunk in refusals.chunks(INSERT_ROWS_MAX) {
         let sql = format!(
             "INSERT INTO claim_requests (template_id, request_id, user_id, status, answer, at) VALUES {} \
              ON CONFLICT (template_id, request_id) DO NOTHING",
             Params::for_connection(connection).rows(chunk.len(), 6)
         );
         let mut query = sqlx::query(&sql);
-        for (request, answer) in chunk {
-            let text =
-                serde_json::to_string(answer).map_err(|e| StoreError::Other(e.to_string()))?;
+        for (request_id, user_id, answer) in chunk {
             query = query
                 .bind(template_id)
-                .bind(&request.request_id)
-                .bind(&request.user.id)
+                .bind(request_id)
+                .bind(user_id)
                 .bind(0_i64)
-                .bind(text)
+                .bind(answer)
                 .bind(to_micros(now));
         }
         query
