@@ -191,11 +191,17 @@ fn notify_jobs(app: Arc<App>) -> Vec<Job> {
         })),
     ];
     match Sender::new(&app.settings().notify) {
-        Ok(sender) => jobs.push(Box::pin(every_tick(app, "webhook deliveries", move |app| {
-            let sender = sender.clone();
-            Box::pin(async move { app.deliver_due(&sender).await })
-        }))),
-        Err(error) => tracing::error!(%error, "cannot build the webhook client; webhooks are not sent"),
+        Ok(sender) => jobs.push(Box::pin(every_tick(
+            app,
+            "webhook deliveries",
+            move |app| {
+                let sender = sender.clone();
+                Box::pin(async move { app.deliver_due(&sender).await })
+            },
+        ))),
+        Err(error) => {
+            tracing::error!(%error, "cannot build the webhook client; webhooks are not sent")
+        }
     }
     jobs
 }

@@ -150,7 +150,14 @@ async fn record_event(
     reason: Option<&str>,
 ) -> AppResult<()> {
     let id = record.id.as_str();
-    let event = Event::template(action, id, record.status.as_str(), actor.as_str(), reason, at);
+    let event = Event::template(
+        action,
+        id,
+        record.status.as_str(),
+        actor.as_str(),
+        reason,
+        at,
+    );
     outbox::append(connection, &[event]).await?;
     sqlx::query(
         "INSERT INTO template_events (template_id, seq, action, actor, at, reason) \
@@ -444,8 +451,15 @@ impl App {
                     record.version += 1;
                     record.updated_at = now;
                     save(connection, &record).await?;
-                    record_event(connection, &record, action_name, &actor, now, reason.as_deref())
-                        .await?;
+                    record_event(
+                        connection,
+                        &record,
+                        action_name,
+                        &actor,
+                        now,
+                        reason.as_deref(),
+                    )
+                    .await?;
                     Ok(record)
                 })
             })

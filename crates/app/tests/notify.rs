@@ -63,7 +63,9 @@ async fn a_unit_that_fails_leaves_no_event_and_a_refused_lock_no_locked_event() 
                 Box::pin(async move {
                     let event = Event::new("risk.alert", now, None, json!({}));
                     outbox::append(connection, &[event]).await?;
-                    Err(AppError::Conflict("the change is refused after the append".into()))
+                    Err(AppError::Conflict(
+                        "the change is refused after the append".into(),
+                    ))
                 })
             })
             .await;
@@ -111,7 +113,11 @@ async fn template_steps_voids_and_releases_are_events() {
             .collect();
         assert_eq!(
             steps,
-            ["template.created", "template.submitted", "template.approved"],
+            [
+                "template.created",
+                "template.submitted",
+                "template.approved"
+            ],
             "{}",
             t.url
         );
@@ -181,7 +187,13 @@ async fn redeemed_expiring_and_expired_coupons_leave_messages_that_can_be_marked
         assert_eq!(app.messages("u-1", None, 50).await.unwrap().unread, 2);
         let theirs = app.mark_message_read("u-2", &first.id).await.unwrap_err();
         assert_eq!(theirs.code(), "MESSAGE_NOT_FOUND");
-        assert!(app.messages("u-2", None, 50).await.unwrap().messages.is_empty());
+        assert!(
+            app.messages("u-2", None, 50)
+                .await
+                .unwrap()
+                .messages
+                .is_empty()
+        );
 
         let cursor = InboxCursor {
             created_at: first.created_at,
@@ -216,7 +228,10 @@ async fn a_reminder_goes_out_once_per_coupon_even_from_two_nodes() {
             .collect();
         reminded.sort_unstable();
         codes.sort();
-        assert_eq!(reminded, codes.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(
+            reminded,
+            codes.iter().map(String::as_str).collect::<Vec<_>>()
+        );
         assert!(!reminded.contains(&later.as_str()));
     }
 }

@@ -54,7 +54,11 @@ struct Receiver {
 async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: String) -> StatusCode {
     let answered = {
         let mut script = receiver.script.lock().unwrap();
-        if script.is_empty() { 200 } else { script.remove(0) }
+        if script.is_empty() {
+            200
+        } else {
+            script.remove(0)
+        }
     };
     receiver.receipts.lock().unwrap().push(Receipt {
         headers,
@@ -136,7 +140,10 @@ async fn a_webhook_that_fails_twice_is_retried_and_acknowledged_once_with_a_vali
         let (webhook, secret) = app.create_webhook(&actor("admin"), hook).await.unwrap();
         assert!(secret.starts_with("whsec_"));
         let jobs = Background::start_notifications(app.clone());
-        let created = app.create_template(&actor("ops"), draft("a")).await.unwrap();
+        let created = app
+            .create_template(&actor("ops"), draft("a"))
+            .await
+            .unwrap();
         let receipts = until(&receiver, |r| r.iter().any(|r| r.answered == 200)).await;
         // Nothing more once acknowledged.
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -195,7 +202,9 @@ async fn a_webhook_that_never_acknowledges_is_marked_failed_after_the_attempts_a
         };
         let (webhook, _) = app.create_webhook(&actor("admin"), hook).await.unwrap();
         let jobs = Background::start_notifications(app.clone());
-        app.create_template(&actor("ops"), draft("b")).await.unwrap();
+        app.create_template(&actor("ops"), draft("b"))
+            .await
+            .unwrap();
         until(&receiver, |r| r.len() >= 5).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         jobs.stop().await;
@@ -238,7 +247,9 @@ async fn two_nodes_deliver_each_event_once() {
         let mut per_event: HashMap<String, usize> = HashMap::new();
         for receipt in &receipts {
             let event: serde_json::Value = serde_json::from_str(&receipt.body).unwrap();
-            *per_event.entry(event["id"].as_str().unwrap().to_owned()).or_default() += 1;
+            *per_event
+                .entry(event["id"].as_str().unwrap().to_owned())
+                .or_default() += 1;
         }
         assert_eq!(per_event.len(), TEMPLATES, "{url}");
         assert!(per_event.values().all(|n| *n == 1), "{url}: {per_event:?}");

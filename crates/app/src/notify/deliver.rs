@@ -99,8 +99,9 @@ impl App {
         let holder = ids::new_id("lease");
         let now = self.now();
         let lease_until =
-            now + TimeDelta::milliseconds(i64::try_from(sender.settings.send_timeout_ms).unwrap_or(i64::MAX / 2))
-                + TimeDelta::seconds(LEASE_MARGIN_SECS);
+            now + TimeDelta::milliseconds(
+                i64::try_from(sender.settings.send_timeout_ms).unwrap_or(i64::MAX / 2),
+            ) + TimeDelta::seconds(LEASE_MARGIN_SECS);
         let lease_holder = holder.clone();
         let leased = self
             .store

@@ -60,7 +60,12 @@ pub fn message_for(event: &Event, time_zone: Tz) -> Option<Message> {
     let until = event
         .data_text("valid_until")
         .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
-        .map(|until| until.with_timezone(&time_zone).format("%Y-%m-%d %H:%M").to_string())
+        .map(|until| {
+            until
+                .with_timezone(&time_zone)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
         .unwrap_or_default();
     let (title_zh, body_zh, title_en, body_en) = match event.kind.as_str() {
         types::COUPON_GRANTED | types::COUPON_CLAIMED => (

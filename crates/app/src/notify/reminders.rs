@@ -55,10 +55,7 @@ async fn remind_unit(
     .fetch_all(&mut *connection)
     .await
     .map_err(StoreError::from)?;
-    let due: Vec<CouponRecord> = rows
-        .iter()
-        .map(record_from_row)
-        .collect::<Result<_, _>>()?;
+    let due: Vec<CouponRecord> = rows.iter().map(record_from_row).collect::<Result<_, _>>()?;
     if due.is_empty() {
         return Ok(0);
     }

@@ -108,9 +108,7 @@ async fn list_messages(
         created_at: p.at,
         id: p.id,
     });
-    let page = app
-        .messages(&path.user, cursor.as_ref(), limit + 1)
-        .await?;
+    let page = app.messages(&path.user, cursor.as_ref(), limit + 1).await?;
     let mut items: Vec<MessageView> = page.messages.into_iter().map(MessageView::from).collect();
     let more = items.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));

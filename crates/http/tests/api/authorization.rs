@@ -151,7 +151,11 @@ fn table() -> Vec<Route> {
         route(Method::GET, "/v1/webhooks", &["admin"]),
         route(Method::DELETE, "/v1/webhooks/{id}", &["admin"]),
         route(Method::GET, "/v1/webhooks/{id}/deliveries", &["admin"]),
-        own(route(Method::GET, "/v1/users/{user}/messages", FOR_ANY_USER)),
+        own(route(
+            Method::GET,
+            "/v1/users/{user}/messages",
+            FOR_ANY_USER,
+        )),
         own(route(
             Method::POST,
             "/v1/users/{user}/messages/{id}/read",

@@ -7,7 +7,13 @@ use serde_json::json;
 use crate::harness::{ADMIN_KEY, TestServer, servers, template_json};
 
 async fn dispatch(server: &TestServer) {
-    while server.app.dispatch_outbox().await.expect("a dispatch round") > 0 {}
+    while server
+        .app
+        .dispatch_outbox()
+        .await
+        .expect("a dispatch round")
+        > 0
+    {}
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,18 +41,26 @@ async fn an_admin_registers_a_webhook_sees_its_deliveries_and_deletes_it() {
             .await;
         assert_eq!(rest.expect(200)["items"].as_array().unwrap().len(), 1);
 
-        server.create_template(ADMIN_KEY, &template_json("hooked")).await;
+        server
+            .create_template(ADMIN_KEY, &template_json("hooked"))
+            .await;
         dispatch(&server).await;
         let log = server
             .get(&format!("/v1/webhooks/{id}/deliveries"), ADMIN_KEY)
             .await;
         let items = log.expect(200)["items"].as_array().unwrap().clone();
-        assert_eq!(items.len(), 1, "{db}: only the template.* webhook: {items:?}");
+        assert_eq!(
+            items.len(),
+            1,
+            "{db}: only the template.* webhook: {items:?}"
+        );
         assert_eq!(items[0]["event_type"], "template.created");
         assert_eq!(items[0]["status"], "pending");
         assert_eq!(items[0]["attempts"], 0);
 
-        let deleted = server.delete(&format!("/v1/webhooks/{id}"), ADMIN_KEY).await;
+        let deleted = server
+            .delete(&format!("/v1/webhooks/{id}"), ADMIN_KEY)
+            .await;
         assert_eq!(deleted.expect(200)["id"], id.as_str());
         server
             .get(&format!("/v1/webhooks/{id}/deliveries"), ADMIN_KEY)
@@ -63,11 +77,23 @@ async fn an_admin_registers_a_webhook_sees_its_deliveries_and_deletes_it() {
 async fn a_bad_url_event_type_or_secret_is_refused_and_nothing_is_registered() {
     for server in servers().await {
         let bad = [
-            (json!({"url": "ftp://mall.example/x", "events": ["*"]}), "url"),
+            (
+                json!({"url": "ftp://mall.example/x", "events": ["*"]}),
+                "url",
+            ),
             (json!({"url": "not a url", "events": ["*"]}), "url"),
-            (json!({"url": "https://mall.example/x", "events": []}), "events"),
-            (json!({"url": "https://mall.example/x", "events": ["coupon.redeem"]}), "events"),
-            (json!({"url": "https://mall.example/x", "events": ["*"], "secret": "short"}), "secret"),
+            (
+                json!({"url": "https://mall.example/x", "events": []}),
+                "events",
+            ),
+            (
+                json!({"url": "https://mall.example/x", "events": ["coupon.redeem"]}),
+                "events",
+            ),
+            (
+                json!({"url": "https://mall.example/x", "events": ["*"], "secret": "short"}),
+                "secret",
+            ),
         ];
         for (body, field) in bad {
             let answer = server.post("/v1/webhooks", ADMIN_KEY, &body).await;
@@ -80,7 +106,12 @@ async fn a_bad_url_event_type_or_secret_is_refused_and_nothing_is_registered() {
             .await
             .expect(400);
         let listed = server.get("/v1/webhooks", ADMIN_KEY).await;
-        assert_eq!(listed.expect(200)["items"], json!([]), "{}", server.database);
+        assert_eq!(
+            listed.expect(200)["items"],
+            json!([]),
+            "{}",
+            server.database
+        );
     }
 }
 
@@ -112,7 +143,10 @@ async fn a_user_reads_their_own_messages_and_no_one_elses() {
         assert_eq!(first["data"]["code"], codes[1].as_str(), "newest first");
         let cursor = page["next_cursor"].as_str().expect("a second page");
         let rest = server
-            .get(&format!("/v1/users/u-1/messages?limit=1&cursor={cursor}"), &own)
+            .get(
+                &format!("/v1/users/u-1/messages?limit=1&cursor={cursor}"),
+                &own,
+            )
             .await;
         let rest = rest.expect(200).clone();
         assert_eq!(rest["items"][0]["data"]["code"], codes[0].as_str());
