@@ -1,15 +1,20 @@
 //! Work a running service does on its own (SPEC §5.1, §5.2, §14): making
 //! the codes of a batch after the request that started it has been
 //! answered, finishing batches a previous process left `running`, and
-//! moving coupons whose validity has passed to `expired` on an interval.
+//! moving coupons whose validity has passed to `expired` on an interval,
+//! and the notifications (SPEC §6.3): fanning the outbox out, sending
+//! webhook deliveries, and the expiry reminders, every
+//! `notify.poll_interval_ms`.
 //!
-//! Every node runs all of it: both jobs are safe on several nodes at once
+//! Every node runs all of it: every job is safe on several nodes at once
 //! (a batch's runners take turns on its row; expiry re-checks each coupon
-//! under its row lock), so nothing needs electing and a node's death loses
+//! under its row lock; the notification jobs claim their rows, see
+//! `notify`), so nothing needs electing and a node's death loses
 //! nothing. Stopping drops the work at its next await: an open chunk of
 //! codes rolls back and is made again when the batch is resumed.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +24,7 @@ use tokio::time::MissedTickBehavior;
 
 use crate::codes::CodeBatch;
 use crate::expiry::EXPIRY_BATCH_MAX;
+use crate::notify::deliver::Sender;
 use crate::{App, AppResult};
 
 /// Units of [`EXPIRY_BATCH_MAX`] coupons one round of the expiry job runs
@@ -37,16 +43,28 @@ pub struct Background {
 
 impl Background {
     /// Starts resuming the batches left `running` (oldest first, one at a
-    /// time) and the expiry job, which runs at once and then every
-    /// `expiry_interval`.
+    /// time), the expiry job, which runs at once and then every
+    /// `expiry_interval`, and the notification jobs (the app's
+    /// `settings.notify`).
     pub fn start(app: Arc<App>, expiry_interval: Duration) -> Background {
         let (stop, stopped) = watch::channel(false);
         let resume = until_stopped(stopped.clone(), resume_code_batches(app.clone()));
-        let expire = until_stopped(stopped, expire_every(app, expiry_interval));
-        Background {
-            stop,
-            tasks: vec![tokio::spawn(resume), tokio::spawn(expire)],
+        let expire = until_stopped(stopped.clone(), expire_every(app.clone(), expiry_interval));
+        let mut tasks = vec![tokio::spawn(resume), tokio::spawn(expire)];
+        for job in notify_jobs(app) {
+            tasks.push(tokio::spawn(until_stopped(stopped.clone(), job)));
         }
+        Background { stop, tasks }
+    }
+
+    /// Starts the notification jobs alone (tests, and nodes that only send).
+    pub fn start_notifications(app: Arc<App>) -> Background {
+        let (stop, stopped) = watch::channel(false);
+        let tasks = notify_jobs(app)
+            .into_iter()
+            .map(|job| tokio::spawn(until_stopped(stopped.clone(), job)))
+            .collect();
+        Background { stop, tasks }
     }
 
     /// Stops both jobs and waits until they have let go of the app.
@@ -153,4 +171,58 @@ async fn expire_round(app: &App) -> AppResult<usize> {
         expired_total += expired;
     }
     Ok(expired_total)
+}
+
+/// Rounds of one notification job per tick at most: a backlog bigger than
+/// that is worked off over the next ticks.
+pub const NOTIFY_ROUNDS_PER_TICK_MAX: usize = 1_000;
+
+type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The dispatcher, the sender and the reminder job, each on its own task
+/// so a slow webhook never holds up the fan-out.
+fn notify_jobs(app: Arc<App>) -> Vec<Job> {
+    let mut jobs: Vec<Job> = vec![
+        Box::pin(every_tick(app.clone(), "outbox dispatch", |app| {
+            Box::pin(async move { app.dispatch_outbox().await })
+        })),
+        Box::pin(every_tick(app.clone(), "expiry reminders", |app| {
+            Box::pin(async move { app.send_expiry_reminders().await })
+        })),
+    ];
+    match Sender::new(&app.settings().notify) {
+        Ok(sender) => jobs.push(Box::pin(every_tick(
+            app,
+            "webhook deliveries",
+            move |app| {
+                let sender = sender.clone();
+                Box::pin(async move { app.deliver_due(&sender).await })
+            },
+        ))),
+        Err(error) => {
+            tracing::error!(%error, "cannot build the webhook client; webhooks are not sent")
+        }
+    }
+    jobs
+}
+
+type Round = Pin<Box<dyn Future<Output = AppResult<usize>> + Send>>;
+
+/// Runs `round` every poll interval until it answers 0 (or the bound).
+async fn every_tick(app: Arc<App>, name: &'static str, round: impl Fn(Arc<App>) -> Round) {
+    let mut ticks = tokio::time::interval(app.settings().notify.poll_interval());
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        for _ in 0..NOTIFY_ROUNDS_PER_TICK_MAX {
+            match round(app.clone()).await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(job = name, code = error.code(), %error, "a notification round failed; the next tick tries again");
+                    break;
+                }
+            }
+        }
+    }
 }

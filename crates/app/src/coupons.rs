@@ -10,6 +10,7 @@ use couponflow_core::coupon::{CouponEvent, CouponState, CouponTimes, transition}
 use couponflow_store::StoreError;
 use couponflow_store::time::{from_micros, to_micros};
 
+use crate::notify::{Event, events, outbox};
 use crate::{Actor, App, AppError, AppResult};
 
 /// Coupons one wallet page returns at most.
@@ -332,6 +333,11 @@ impl App {
                         now,
                     };
                     apply(connection, &mut coupon, &change).await?;
+                    // Hiding is the owner's own tidying: no one is told.
+                    if event == CouponEvent::Void {
+                        let voided = Event::coupon(events::COUPON_VOIDED, &coupon, now);
+                        outbox::append(connection, &[voided]).await?;
+                    }
                     Ok(coupon)
                 })
             })

@@ -62,6 +62,10 @@ pub enum AppError {
     CodeBatchNotFound(String),
     #[error("code batch {0} failed (its template ended); start a new batch")]
     CodeBatchFailed(String),
+    #[error("webhook {0} does not exist")]
+    WebhookNotFound(String),
+    #[error("message {0} does not exist")]
+    MessageNotFound(String),
     #[error("API key {0} does not exist")]
     ApiKeyNotFound(String),
     #[error(
@@ -148,6 +152,8 @@ impl AppError {
             AppError::CodeBatchNotFound(_) => "CODE_BATCH_NOT_FOUND",
             AppError::CodeBatchFailed(_) => "CODE_BATCH_FAILED",
             AppError::ApiKeyNotFound(_) => "API_KEY_NOT_FOUND",
+            AppError::WebhookNotFound(_) => "WEBHOOK_NOT_FOUND",
+            AppError::MessageNotFound(_) => "MESSAGE_NOT_FOUND",
             AppError::TemplateNotUsable { .. } => "TEMPLATE_STATE",
             AppError::TotalLimit { .. } => "TOTAL_LIMIT",
             AppError::Write(_) => "EXPORT_WRITE_FAILED",
@@ -165,7 +171,9 @@ impl AppError {
             | AppError::CouponNotFound(_)
             | AppError::OrderNotFound(_)
             | AppError::CodeBatchNotFound(_)
-            | AppError::ApiKeyNotFound(_) => ErrorKind::NotFound,
+            | AppError::ApiKeyNotFound(_)
+            | AppError::WebhookNotFound(_)
+            | AppError::MessageNotFound(_) => ErrorKind::NotFound,
             AppError::Forbidden(_) | AppError::SelfReview => ErrorKind::Forbidden,
             AppError::Lifecycle(_)
             | AppError::OrderState { .. }

@@ -13,6 +13,7 @@ use couponflow_store::StoreError;
 use couponflow_store::time::to_micros;
 
 use crate::coupons::{self, Change};
+use crate::notify::{Event, events, outbox};
 use crate::{Actor, App, AppResult};
 
 /// Coupons one unit of the job expires at most.
@@ -56,7 +57,7 @@ async fn expire_batch(
     .await
     .map_err(StoreError::from)?;
     let actor = Actor(EXPIRY_ACTOR.to_owned());
-    let mut expired = 0;
+    let mut expired = Vec::new();
     for row in &rows {
         let code: String = row.try_get("code").map_err(StoreError::from)?;
         let mut coupon = coupons::lock(connection, &code).await?;
@@ -71,7 +72,8 @@ async fn expire_batch(
             now,
         };
         coupons::apply(connection, &mut coupon, &change).await?;
-        expired += 1;
+        expired.push(Event::coupon(events::COUPON_EXPIRED, &coupon, now));
     }
-    Ok(expired)
+    outbox::append(connection, &expired).await?;
+    Ok(expired.len())
 }

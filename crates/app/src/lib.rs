@@ -15,6 +15,7 @@ mod error;
 pub mod expiry;
 pub mod ids;
 pub mod keys;
+pub mod notify;
 pub mod orders;
 pub mod templates;
 pub mod verify;
@@ -28,6 +29,7 @@ use couponflow_core::clock::Clock;
 use couponflow_store::Store;
 
 pub use error::{AppError, AppResult, ClaimRefusal, ErrorKind};
+pub use notify::outbox;
 
 /// Deployment settings the use cases need.
 #[derive(Debug, Clone)]
@@ -37,6 +39,8 @@ pub struct Settings {
     pub finance_review_threshold_minor: i64,
     /// The deployment's time zone: calendar days for `per_user_per_day`.
     pub time_zone: Tz,
+    /// Webhook retries and timeouts, the jobs' interval, the reminders' lead time.
+    pub notify: notify::NotifySettings,
 }
 
 impl Default for Settings {
@@ -44,6 +48,7 @@ impl Default for Settings {
         Settings {
             finance_review_threshold_minor: 10_000_000,
             time_zone: chrono_tz::Asia::Shanghai,
+            notify: notify::NotifySettings::default(),
         }
     }
 }

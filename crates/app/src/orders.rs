@@ -17,6 +17,7 @@ mod coupon_rows;
 mod decide;
 mod engine;
 mod idempotency;
+mod outbox_rows;
 mod refund;
 mod repository;
 mod statements;

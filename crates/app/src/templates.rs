@@ -14,6 +14,7 @@ use couponflow_core::template::{Template, ValidTemplate};
 use couponflow_store::StoreError;
 use couponflow_store::time::{from_micros, to_micros};
 
+use crate::notify::{Event, outbox};
 use crate::{Actor, App, AppError, AppResult, ids};
 
 /// Templates one list call returns at most.
@@ -173,14 +174,26 @@ async fn save(connection: &mut AnyConnection, record: &TemplateRecord) -> AppRes
     Ok(())
 }
 
+/// Records a step of a template's life in its history and, as
+/// `template.<action>`, in the outbox.
 async fn record_event(
     connection: &mut AnyConnection,
-    id: &str,
+    record: &TemplateRecord,
     action: &str,
     actor: &Actor,
     at: DateTime<Utc>,
     reason: Option<&str>,
 ) -> AppResult<()> {
+    let id = record.id.as_str();
+    let event = Event::template(
+        action,
+        id,
+        record.status.as_str(),
+        actor.as_str(),
+        reason,
+        at,
+    );
+    outbox::append(connection, &[event]).await?;
     sqlx::query(
         "INSERT INTO template_events (template_id, seq, action, actor, at, reason) \
          VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM template_events WHERE template_id = $1), \
@@ -235,8 +248,9 @@ impl App {
                         }
                         other => AppError::Store(other),
                     })?;
-                    record_event(connection, &id, "created", &actor, now, None).await?;
-                    lock(connection, &id).await
+                    let record = lock(connection, &id).await?;
+                    record_event(connection, &record, "created", &actor, now, None).await?;
+                    Ok(record)
                 })
             })
             .await
@@ -472,8 +486,15 @@ impl App {
                     record.version += 1;
                     record.updated_at = now;
                     save(connection, &record).await?;
-                    record_event(connection, &id, action_name, &actor, now, reason.as_deref())
-                        .await?;
+                    record_event(
+                        connection,
+                        &record,
+                        action_name,
+                        &actor,
+                        now,
+                        reason.as_deref(),
+                    )
+                    .await?;
                     Ok(record)
                 })
             })

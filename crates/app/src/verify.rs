@@ -24,6 +24,7 @@ use couponflow_store::StoreError;
 
 use crate::checkout::read_template;
 use crate::coupons::{self, Change, CouponRecord};
+use crate::notify::{Event, events, outbox};
 use crate::{Actor, App, AppError, AppResult};
 
 /// The template label that lets merchants accept a platform coupon.
@@ -216,6 +217,9 @@ impl App {
                         now,
                     };
                     coupons::apply(connection, &mut coupon, &change).await?;
+                    let mut redeemed = Event::coupon(events::COUPON_REDEEMED, &coupon, now);
+                    redeemed.data["store_id"] = serde_json::json!(store_id);
+                    outbox::append(connection, &[redeemed]).await?;
                     Ok(preview(&coupon, template, now))
                 })
             })

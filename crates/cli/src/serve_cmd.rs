@@ -9,7 +9,9 @@
 //!
 //! Beside the requests it runs the background jobs (`couponflow_app::background`):
 //! code batches a previous process left unfinished are resumed, and coupons
-//! past their validity are expired every `expiry_interval_secs`. A stop
+//! past their validity are expired every `expiry_interval_secs`, and the
+//! notification jobs (outbox dispatch, webhook deliveries, expiry
+//! reminders) run every `notify_poll_interval_ms`. A stop
 //! signal stops them after the open requests have drained.
 
 use std::io::IsTerminal;
@@ -120,6 +122,7 @@ fn settings(config: &ServerConfig) -> anyhow::Result<Settings> {
     Ok(Settings {
         finance_review_threshold_minor: config.finance_review_threshold_minor,
         time_zone,
+        notify: config.notify_settings(),
     })
 }
 

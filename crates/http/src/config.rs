@@ -10,6 +10,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use couponflow_app::notify::{
+    ATTEMPTS_MAX_LIMIT, NotifySettings, REMINDER_LEAD_SECS_MAX, RETRY_DELAY_MAX_MS_LIMIT,
+    SEND_TIMEOUT_MS_MAX,
+};
 use serde::Deserialize;
 
 use crate::auth::is_api_key_format;
@@ -31,6 +35,8 @@ pub const EXPIRY_INTERVAL_SECS_MAX: u64 = 86_400;
 pub const FINANCE_REVIEW_THRESHOLD_MINOR_DEFAULT: i64 = 10_000_000;
 pub const TIME_ZONE_DEFAULT: &str = "Asia/Shanghai";
 const TIME_ZONE_CHARS_MAX: usize = 64;
+/// A minute: the notification jobs look for work at least this often.
+pub const NOTIFY_POLL_INTERVAL_MS_MAX: u64 = 60_000;
 
 /// A setting that must not appear in logs. `Debug` hides it.
 #[derive(Clone, PartialEq, Eq)]
@@ -69,10 +75,18 @@ pub struct ServerConfig {
     pub finance_review_threshold_minor: i64,
     /// The IANA time zone the console shows times in.
     pub time_zone: String,
+    /// Webhooks, inbox and reminders (SPEC §6.3): see [`NotifySettings`].
+    pub notify_poll_interval_ms: u64,
+    pub webhook_retry_delay_base_ms: u64,
+    pub webhook_retry_delay_max_ms: u64,
+    pub webhook_attempts_max: u32,
+    pub webhook_send_timeout_ms: u64,
+    pub expiry_reminder_lead_secs: u64,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
+        let notify = NotifySettings::default();
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: DATABASE_URL_DEFAULT.to_owned(),
@@ -84,6 +98,12 @@ impl Default for ServerConfig {
             bootstrap_admin_key: None,
             finance_review_threshold_minor: FINANCE_REVIEW_THRESHOLD_MINOR_DEFAULT,
             time_zone: TIME_ZONE_DEFAULT.to_owned(),
+            notify_poll_interval_ms: notify.poll_interval_ms,
+            webhook_retry_delay_base_ms: notify.retry_delay_base_ms,
+            webhook_retry_delay_max_ms: notify.retry_delay_max_ms,
+            webhook_attempts_max: notify.attempts_max,
+            webhook_send_timeout_ms: notify.send_timeout_ms,
+            expiry_reminder_lead_secs: notify.reminder_lead_secs,
         }
     }
 }
@@ -117,6 +137,12 @@ struct FileSettings {
     bootstrap_admin_key: Option<String>,
     finance_review_threshold_minor: Option<i64>,
     time_zone: Option<String>,
+    notify_poll_interval_ms: Option<u64>,
+    webhook_retry_delay_base_ms: Option<u64>,
+    webhook_retry_delay_max_ms: Option<u64>,
+    webhook_attempts_max: Option<u32>,
+    webhook_send_timeout_ms: Option<u64>,
+    expiry_reminder_lead_secs: Option<u64>,
 }
 
 impl ServerConfig {
@@ -164,6 +190,27 @@ impl ServerConfig {
             file.finance_review_threshold_minor,
         );
         set(&mut self.time_zone, file.time_zone);
+        set(
+            &mut self.notify_poll_interval_ms,
+            file.notify_poll_interval_ms,
+        );
+        set(
+            &mut self.webhook_retry_delay_base_ms,
+            file.webhook_retry_delay_base_ms,
+        );
+        set(
+            &mut self.webhook_retry_delay_max_ms,
+            file.webhook_retry_delay_max_ms,
+        );
+        set(&mut self.webhook_attempts_max, file.webhook_attempts_max);
+        set(
+            &mut self.webhook_send_timeout_ms,
+            file.webhook_send_timeout_ms,
+        );
+        set(
+            &mut self.expiry_reminder_lead_secs,
+            file.expiry_reminder_lead_secs,
+        );
         Ok(())
     }
 
@@ -205,6 +252,34 @@ impl ServerConfig {
             reader.number("COUPONFLOW_FINANCE_REVIEW_THRESHOLD_MINOR")?,
         );
         set(&mut self.time_zone, reader.text("COUPONFLOW_TIME_ZONE"));
+        self.apply_notify_env(&reader)
+    }
+
+    fn apply_notify_env(&mut self, reader: &EnvReader<'_>) -> Result<(), ConfigError> {
+        set(
+            &mut self.notify_poll_interval_ms,
+            reader.number("COUPONFLOW_NOTIFY_POLL_INTERVAL_MS")?,
+        );
+        set(
+            &mut self.webhook_retry_delay_base_ms,
+            reader.number("COUPONFLOW_WEBHOOK_RETRY_DELAY_BASE_MS")?,
+        );
+        set(
+            &mut self.webhook_retry_delay_max_ms,
+            reader.number("COUPONFLOW_WEBHOOK_RETRY_DELAY_MAX_MS")?,
+        );
+        set(
+            &mut self.webhook_attempts_max,
+            reader.number("COUPONFLOW_WEBHOOK_ATTEMPTS_MAX")?,
+        );
+        set(
+            &mut self.webhook_send_timeout_ms,
+            reader.number("COUPONFLOW_WEBHOOK_SEND_TIMEOUT_MS")?,
+        );
+        set(
+            &mut self.expiry_reminder_lead_secs,
+            reader.number("COUPONFLOW_EXPIRY_REMINDER_LEAD_SECS")?,
+        );
         Ok(())
     }
 
@@ -241,7 +316,59 @@ impl ServerConfig {
             return invalid("finance_review_threshold_minor", "must not be negative");
         }
         self.validate_secrets()?;
+        self.validate_notify()?;
         validate_time_zone(&self.time_zone)
+    }
+
+    /// The notification settings for the use cases.
+    pub fn notify_settings(&self) -> NotifySettings {
+        NotifySettings {
+            poll_interval_ms: self.notify_poll_interval_ms,
+            retry_delay_base_ms: self.webhook_retry_delay_base_ms,
+            retry_delay_max_ms: self.webhook_retry_delay_max_ms,
+            attempts_max: self.webhook_attempts_max,
+            send_timeout_ms: self.webhook_send_timeout_ms,
+            reminder_lead_secs: self.expiry_reminder_lead_secs,
+        }
+    }
+
+    fn validate_notify(&self) -> Result<(), ConfigError> {
+        let checks: [(&'static str, bool, String); 6] = [
+            (
+                "notify_poll_interval_ms",
+                (1..=NOTIFY_POLL_INTERVAL_MS_MAX).contains(&self.notify_poll_interval_ms),
+                format!("must be between 1 and {NOTIFY_POLL_INTERVAL_MS_MAX}"),
+            ),
+            (
+                "webhook_retry_delay_max_ms",
+                (1..=RETRY_DELAY_MAX_MS_LIMIT).contains(&self.webhook_retry_delay_max_ms),
+                format!("must be between 1 and {RETRY_DELAY_MAX_MS_LIMIT} (a week)"),
+            ),
+            (
+                "webhook_retry_delay_base_ms",
+                (1..=self.webhook_retry_delay_max_ms).contains(&self.webhook_retry_delay_base_ms),
+                "must be between 1 and webhook_retry_delay_max_ms".to_owned(),
+            ),
+            (
+                "webhook_attempts_max",
+                (1..=ATTEMPTS_MAX_LIMIT).contains(&self.webhook_attempts_max),
+                format!("must be between 1 and {ATTEMPTS_MAX_LIMIT}"),
+            ),
+            (
+                "webhook_send_timeout_ms",
+                (1..=SEND_TIMEOUT_MS_MAX).contains(&self.webhook_send_timeout_ms),
+                format!("must be between 1 and {SEND_TIMEOUT_MS_MAX}"),
+            ),
+            (
+                "expiry_reminder_lead_secs",
+                (1..=REMINDER_LEAD_SECS_MAX).contains(&self.expiry_reminder_lead_secs),
+                format!("must be between 1 and {REMINDER_LEAD_SECS_MAX} (90 days)"),
+            ),
+        ];
+        match checks.into_iter().find(|(_, ok, _)| !ok) {
+            Some((setting, _, reason)) => Err(ConfigError::Invalid { setting, reason }),
+            None => Ok(()),
+        }
     }
 
     fn validate_secrets(&self) -> Result<(), ConfigError> {

@@ -28,6 +28,7 @@ use couponflow_store::{Backend, StoreError};
 use super::coupon_rows;
 use super::decide::{self, Call, OrderRequest, Outcome, Snapshot};
 use super::idempotency::{self, NewAnswer};
+use super::outbox_rows;
 use super::repository;
 use super::statements;
 use super::view::{OrderView, StoredOrderAnswer};
@@ -243,5 +244,7 @@ async fn write(
         size,
     ));
     writes.extend(idempotency::remember_statements(backend, &answers, size));
+    let events = outbox_rows::events_of(outcome);
+    writes.extend(outbox_rows::statement(backend, &events));
     statements::run_all(connection, writes).await
 }

@@ -15,6 +15,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sqlx::AnyConnection;
 
 use couponflow_core::coupon::{CouponEvent, CouponState};
@@ -28,6 +29,7 @@ use couponflow_store::time::to_micros;
 use super::{Order, OrderState, check_id, expect_state, idempotency, order_change, repository};
 use crate::checkout::TemplateCache;
 use crate::coupons::{self, Change, CouponRecord};
+use crate::notify::{self, Event, outbox};
 use crate::{Actor, App, AppError, AppResult, ids};
 
 /// `POST /v1/orders/{order}/refunds`.
@@ -129,10 +131,13 @@ async fn refund_unit(
         now,
     };
     let mut outcomes = Vec::new();
+    let mut events = Vec::new();
     let mut cache = TemplateCache::default();
     for code in repository::coupon_codes(connection, order_id).await? {
-        outcomes.push(settle_coupon(connection, &mut cache, &context, &code).await?);
+        let settled = settle_coupon(connection, &mut cache, &context, &code, &mut events).await?;
+        outcomes.push(settled);
     }
+    outbox::append(connection, &events).await?;
     let refund = Refund {
         refund_id: request.refund_id.clone(),
         order_id: order_id.to_owned(),
@@ -264,6 +269,7 @@ async fn settle_coupon(
     cache: &mut TemplateCache,
     context: &Context<'_>,
     code: &str,
+    events: &mut Vec<Event>,
 ) -> AppResult<RefundedCoupon> {
     let mut coupon = coupons::lock(connection, code).await?;
     let record = cache.get(connection, &coupon.template_id).await?;
@@ -281,11 +287,17 @@ async fn settle_coupon(
                 context.now,
             );
             coupons::apply(connection, &mut coupon, &change).await?;
+            let mut returned = Event::coupon(notify::events::COUPON_RETURNED, &coupon, context.now);
+            returned.data["order_id"] = json!(context.order.order_id);
+            returned.data["refund_id"] = json!(context.refund_id);
+            events.push(returned);
         }
         // Voided (or otherwise moved) since payment: nothing comes back.
         CouponOutcome::Return => outcome = CouponOutcome::Nothing,
         CouponOutcome::NewCash { amount } => {
-            new_coupon = Some(give_back_cash(connection, context, &coupon, amount).await?);
+            let given = give_back_cash(connection, context, &coupon, amount).await?;
+            events.push(granted_on_refund(context, &coupon, &given, amount));
+            new_coupon = Some(given);
         }
         CouponOutcome::Keep | CouponOutcome::Nothing => {}
     }
@@ -341,4 +353,31 @@ async fn give_back_cash(
     };
     coupons::append_history(connection, &code, None, state, &change).await?;
     Ok(code)
+}
+
+/// `coupon.granted` for the new cash coupon a refund gives back.
+fn granted_on_refund(
+    context: &Context<'_>,
+    original: &CouponRecord,
+    code: &str,
+    amount: i64,
+) -> Event {
+    let data = json!({
+        "code": code,
+        "template_id": original.template_id,
+        "state": if original.times().has_passed(context.now) { "expired" } else { "available" },
+        "face_value": amount,
+        "valid_from": original.valid_from,
+        "valid_until": original.valid_until,
+        "source": "refund",
+        "order_id": context.order.order_id,
+        "refund_id": context.refund_id,
+        "replaces": original.code,
+    });
+    Event::new(
+        notify::events::COUPON_GRANTED,
+        context.now,
+        original.user_id.clone(),
+        data,
+    )
 }

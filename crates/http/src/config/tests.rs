@@ -175,3 +175,53 @@ fn debug_output_hides_secrets() {
     assert!(!shown.contains("very-long"));
     assert!(!shown.contains(KEY));
 }
+
+#[test]
+fn notification_settings_come_from_the_file_and_the_env_and_are_checked() {
+    let file = TempFile::new("webhook_attempts_max = 3\nexpiry_reminder_lead_secs = 3600\n");
+    let config = ServerConfig::load(
+        Some(file.path()),
+        &env(&[("COUPONFLOW_WEBHOOK_RETRY_DELAY_BASE_MS", "250")]),
+    )
+    .unwrap();
+    let notify = config.notify_settings();
+    assert_eq!(notify.attempts_max, 3);
+    assert_eq!(notify.reminder_lead_secs, 3_600);
+    assert_eq!(notify.retry_delay_base_ms, 250);
+    assert_eq!(
+        ServerConfig::default().notify_settings(),
+        couponflow_app::notify::NotifySettings::default()
+    );
+    assert_eq!(
+        ServerConfig::default().expiry_reminder_lead_secs,
+        72 * 3_600
+    );
+    for (variable, value, setting) in [
+        (
+            "COUPONFLOW_WEBHOOK_ATTEMPTS_MAX",
+            "0",
+            "webhook_attempts_max",
+        ),
+        (
+            "COUPONFLOW_WEBHOOK_RETRY_DELAY_BASE_MS",
+            "99999999",
+            "webhook_retry_delay_base_ms",
+        ),
+        (
+            "COUPONFLOW_WEBHOOK_SEND_TIMEOUT_MS",
+            "0",
+            "webhook_send_timeout_ms",
+        ),
+        (
+            "COUPONFLOW_EXPIRY_REMINDER_LEAD_SECS",
+            "0",
+            "expiry_reminder_lead_secs",
+        ),
+    ] {
+        let error = ServerConfig::load(None, &env(&[(variable, value)])).unwrap_err();
+        assert!(
+            matches!(error, ConfigError::Invalid { setting: s, .. } if s == setting),
+            "{variable}: {error}"
+        );
+    }
+}

@@ -60,6 +60,8 @@ impl From<AppError> for ApiError {
                 }
             }
             AppError::ApiKeyNotFound(id) => problem.with_extension("api_key", id),
+            AppError::WebhookNotFound(id) => problem.with_extension("webhook", id),
+            AppError::MessageNotFound(id) => problem.with_extension("message", id),
             AppError::CodeBatchNotFound(id) | AppError::CodeBatchFailed(id) => {
                 problem.with_extension("code_batch", id)
             }

@@ -18,12 +18,14 @@ mod code_batches;
 mod coupon_views;
 mod coupons;
 mod docs;
+mod messages;
 mod order_views;
 mod orders;
 mod template_views;
 mod templates;
 mod verifications;
 mod wallet;
+mod webhooks;
 
 use couponflow_app::Actor;
 
@@ -57,6 +59,8 @@ pub const CODE_BATCH_EXPORTERS: &[Role] = &[Role::Admin, Role::Operator, Role::P
 pub const KEY_ISSUERS: &[Role] = &[Role::Admin];
 /// Who drives orders: the mall's backend, and admins by hand.
 pub const ORDER_DRIVERS: &[Role] = &[Role::Admin, Role::Service];
+/// Who registers webhooks and reads their delivery logs.
+pub const WEBHOOK_ADMINS: &[Role] = &[Role::Admin];
 /// Who verifies coupons at a counter; merchants and partners within their scope.
 pub const VERIFIERS: &[Role] = &[Role::Admin, Role::Operator, Role::Merchant, Role::Partner];
 
@@ -70,12 +74,14 @@ pub fn v1_routes() -> ApiRouter<AppState> {
         .merge(templates::routes())
         .merge(coupons::routes())
         .merge(wallet::routes())
+        .merge(messages::routes())
         .merge(claims::routes())
         .merge(code_batches::routes())
         .merge(checkout::routes())
         .merge(orders::routes())
         .merge(verifications::routes())
         .merge(api_keys::routes())
+        .merge(webhooks::routes())
 }
 
 /// The whole service: the foundation routes, `/v1`, `/openapi.json` and the

@@ -144,6 +144,23 @@ fn table() -> Vec<Route> {
         ),
         route(Method::GET, "/v1/api-keys/{id}", &["admin"]),
         route(Method::DELETE, "/v1/api-keys/{id}", &["admin"]),
+        with(
+            route(Method::POST, "/v1/webhooks", &["admin"]),
+            json!({"url": "http://127.0.0.1:9/hook", "events": ["*"]}),
+        ),
+        route(Method::GET, "/v1/webhooks", &["admin"]),
+        route(Method::DELETE, "/v1/webhooks/{id}", &["admin"]),
+        route(Method::GET, "/v1/webhooks/{id}/deliveries", &["admin"]),
+        own(route(
+            Method::GET,
+            "/v1/users/{user}/messages",
+            FOR_ANY_USER,
+        )),
+        own(route(
+            Method::POST,
+            "/v1/users/{user}/messages/{id}/read",
+            FOR_ANY_USER,
+        )),
     ]
 }
 

@@ -10,6 +10,7 @@ mod claims;
 mod code_batches;
 mod coupons;
 mod harness;
+mod notify;
 mod openapi;
 mod orders;
 mod pagination;
