@@ -80,6 +80,15 @@ pub enum AppError {
         requested: u64,
         remaining: u64,
     },
+    #[error(
+        "the {kind} balance of user {user_id} is {balance}, less than the {requested} asked for"
+    )]
+    InsufficientBalance {
+        user_id: String,
+        kind: &'static str,
+        balance: i64,
+        requested: i64,
+    },
     #[error("writing the export failed: {0}")]
     Write(std::io::Error),
     #[error("{0}")]
@@ -156,6 +165,7 @@ impl AppError {
             AppError::MessageNotFound(_) => "MESSAGE_NOT_FOUND",
             AppError::TemplateNotUsable { .. } => "TEMPLATE_STATE",
             AppError::TotalLimit { .. } => "TOTAL_LIMIT",
+            AppError::InsufficientBalance { .. } => "INSUFFICIENT_BALANCE",
             AppError::Write(_) => "EXPORT_WRITE_FAILED",
             AppError::Store(StoreError::Busy | StoreError::Unavailable(_)) => "UNAVAILABLE",
             AppError::Store(_) => "INTERNAL",
@@ -183,7 +193,8 @@ impl AppError {
             | AppError::Conflict(_)
             | AppError::CodeBatchFailed(_)
             | AppError::TemplateNotUsable { .. }
-            | AppError::TotalLimit { .. } => ErrorKind::Conflict,
+            | AppError::TotalLimit { .. }
+            | AppError::InsufficientBalance { .. } => ErrorKind::Conflict,
             AppError::Write(_) => ErrorKind::Internal,
             AppError::Store(StoreError::Busy | StoreError::Unavailable(_)) => {
                 ErrorKind::Unavailable

@@ -7,6 +7,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod background;
+pub mod balances;
 pub mod checkout;
 pub mod claims;
 pub mod codes;

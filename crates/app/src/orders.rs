@@ -13,6 +13,7 @@
 //! claims are decided. Complete and refund run one unit per call.
 
 mod batch;
+mod cashback;
 mod coupon_rows;
 mod decide;
 mod engine;
@@ -36,6 +37,7 @@ use crate::coupons::Change;
 use crate::{Actor, App, AppError, AppResult};
 use decide::{Call, OrderRequest};
 
+pub use cashback::CashbackPosting;
 pub(crate) use engine::OrderEngine;
 pub use refund::{Refund, RefundRequest, RefundRequestLine, RefundedCoupon};
 
@@ -112,12 +114,15 @@ struct OrderBody {
     quote: Quote,
 }
 
-/// The answer of `complete`: the order and the cashback it earns (credited
-/// to balances by the ledger, SPEC §7.7).
+/// The answer of `complete`: the order, the cashback its quote earns, and
+/// what was credited to the user's balances (SPEC §7.7) — less the share
+/// of refunds taken before completion.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompletedOrder {
     pub order: Order,
     pub cashback: Vec<Cashback>,
+    #[serde(default)]
+    pub credited: Vec<CashbackPosting>,
 }
 
 /// What a call about one order sends, hashed for idempotency.
@@ -244,17 +249,13 @@ impl App {
         self.orders.call(&self.store, request).await
     }
 
-    /// Complete: the order is closed and its cashback is due. Crediting the
-    /// balances is the ledger's (a later step); this records the state and
-    /// answers the amounts of the stored quote.
-    pub async fn complete_order(
-        &self,
-        _actor: &Actor,
-        order_id: &str,
-    ) -> AppResult<CompletedOrder> {
+    /// Complete: the order is closed and its cashback is credited to the
+    /// user's balances in the same unit, once (the answer is stored with
+    /// the idempotency record, and each credit is keyed by order and coupon).
+    pub async fn complete_order(&self, actor: &Actor, order_id: &str) -> AppResult<CompletedOrder> {
         check_id("order_id", order_id)?;
         let key = idempotency::Key::new("order.complete", order_id, &OrderCall { order_id })?;
-        let (order_id, now) = (order_id.to_owned(), self.now());
+        let (actor, order_id, now) = (actor.clone(), order_id.to_owned(), self.now());
         self.idempotent(key, move |connection| {
             Box::pin(async move {
                 let mut order = repository::lock(connection, &order_id).await?;
@@ -262,8 +263,15 @@ impl App {
                 order.state = OrderState::Completed;
                 order.updated_at = now;
                 repository::save_state(connection, &order).await?;
+                let refunds = repository::refunds(connection, &order_id).await?;
+                let credited =
+                    cashback::credit_on_complete(connection, &order, &refunds, &actor, now).await?;
                 let cashback = order.quote.cashback.clone();
-                Ok(CompletedOrder { order, cashback })
+                Ok(CompletedOrder {
+                    order,
+                    cashback,
+                    credited,
+                })
             })
         })
         .await

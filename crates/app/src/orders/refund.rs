@@ -26,6 +26,7 @@ use couponflow_core::refund::{
 use couponflow_store::StoreError;
 use couponflow_store::time::to_micros;
 
+use super::cashback::{self, CashbackPosting};
 use super::{Order, OrderState, check_id, expect_state, idempotency, order_change, repository};
 use crate::checkout::TemplateCache;
 use crate::coupons::{self, Change, CouponRecord};
@@ -69,6 +70,14 @@ pub struct Refund {
     pub coupons: Vec<RefundedCoupon>,
     /// Every unit of the order is refunded once this refund is done.
     pub order_fully_refunded: bool,
+    /// Cashback debited back, for a completed order: this refund's pro-rata
+    /// piece of each credit (SPEC §8.4).
+    #[serde(default)]
+    pub cashback_reversed: Vec<CashbackPosting>,
+    /// What the reversals could not take because the balance was spent:
+    /// the sum of their shortfalls (the balance stops at zero).
+    #[serde(default)]
+    pub cashback_shortfall: i64,
     pub at: DateTime<Utc>,
 }
 
@@ -138,13 +147,27 @@ async fn refund_unit(
         outcomes.push(settled);
     }
     outbox::append(connection, &events).await?;
+    let amount = refunded.iter().map(|line| line.amount).sum();
+    let cashback_reversed = match order.state {
+        OrderState::Completed => {
+            let id = &request.refund_id;
+            cashback::reverse_on_refund(connection, &order, &earlier, amount, id, actor, now)
+                .await?
+        }
+        // Never completed: nothing was credited, nothing goes back.
+        OrderState::Paid | OrderState::Locked | OrderState::Released | OrderState::Refunded => {
+            Vec::new()
+        }
+    };
     let refund = Refund {
         refund_id: request.refund_id.clone(),
         order_id: order_id.to_owned(),
-        amount: refunded.iter().map(|line| line.amount).sum(),
+        amount,
         lines: refunded,
         coupons: outcomes,
         order_fully_refunded: fully,
+        cashback_shortfall: cashback_reversed.iter().map(|p| p.shortfall).sum(),
+        cashback_reversed,
         at: now,
     };
     repository::insert_refund(connection, &refund).await?;
