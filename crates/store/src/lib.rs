@@ -43,10 +43,11 @@ pub const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 /// Page cache per SQLite connection: the claim path touches seven indexes
 /// per coupon, and the default 2 MiB cache makes inserts fall to disk reads.
 pub const SQLITE_CACHE_KIB: u32 = 131_072;
-/// SQLite page size for new files. Issuing a coupon inserts into a few
-/// indexes at random places (codes, users and request ids are random), and
-/// every page touched is written whole to the WAL on commit: small pages
-/// mean fewer bytes per claim, which is what bounds the claim rate.
+/// SQLite page size for new files. Sessions 1–2 used 1 KiB pages to write
+/// fewer bytes per claim; with claims written natively (`native`), what
+/// a commit costs is the number of WAL frames (two `pwrite`s each) and
+/// B-tree splits, and 4 KiB pages measured faster with a lower p99
+/// (docs/BENCHMARKS.md, session 3).
 pub const SQLITE_PAGE_BYTES: u32 = 4_096;
 /// Memory-mapped I/O for SQLite reads.
 pub const SQLITE_MMAP_BYTES: u64 = 1 << 30;

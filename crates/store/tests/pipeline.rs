@@ -167,3 +167,88 @@ fn the_postgresql_suite_is_configured_whenever_ci_runs() {
         );
     }
 }
+
+async fn insert_lease_natively(
+    store: &Store,
+    name: String,
+    refuse: bool,
+) -> Result<String, UnitError> {
+    store
+        .write_native(move |connection| {
+            connection
+                .execute(
+                    "INSERT INTO leases (name, holder, until_at) VALUES (?1, 'native', 0)",
+                    [&name],
+                )
+                .map_err(StoreError::from)?;
+            if refuse {
+                return Err(UnitError::Refused);
+            }
+            Ok(name)
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_units_commit_alone_roll_back_alone_and_map_conflicts() {
+    let store = Arc::new(
+        fresh_store(&couponflow_store::testing::fresh_sqlite_url())
+            .await
+            .unwrap(),
+    );
+    assert!(store.native_writes());
+    // Many at once, so that they share batches (with savepoints), mixed
+    // with sqlx units in the same batches; every fourth refuses.
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let name = format!("n{i:03}");
+            if i % 2 == 0 {
+                insert_lease_natively(&store, name, i % 4 == 0).await
+            } else {
+                insert_lease(&store, name, false).await
+            }
+        }));
+    }
+    let mut refused = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => {}
+            Err(UnitError::Refused) => refused += 1,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(refused, 50);
+    let names = lease_names(&store).await;
+    assert_eq!(names.len(), 150);
+    assert!(
+        names
+            .iter()
+            .all(|n| n[1..].parse::<u32>().unwrap() % 4 != 0)
+    );
+    // A unique violation is a conflict naming what it hit; nothing is kept.
+    let again = insert_lease_natively(&store, "n001".into(), false).await;
+    assert!(
+        matches!(again, Err(UnitError::Store(ref text)) if text.contains("conflict")),
+        "{again:?}"
+    );
+    assert_eq!(lease_names(&store).await.len(), 150);
+    Arc::try_unwrap(store).ok().unwrap().close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgresql_takes_no_native_units() {
+    let Some(url) = couponflow_store::testing::fresh_postgres_url()
+        .await
+        .unwrap()
+    else {
+        return;
+    };
+    let store = fresh_store(&url).await.unwrap();
+    assert!(!store.native_writes());
+    let refused = insert_lease_natively(&store, "x".into(), false).await;
+    assert!(matches!(refused, Err(UnitError::Store(_))), "{refused:?}");
+    assert!(lease_names(&store).await.is_empty());
+    store.close().await;
+}
