@@ -74,6 +74,25 @@ fn send<T, E>(answer: &Answer<T, E>, result: Result<T, E>) {
     }
 }
 
+/// What a unit that ran tells the writer: keep its changes when it
+/// succeeded, and once the commit's fate is known, answer its caller (a
+/// success whose commit failed answers the commit's error).
+fn ran<T, E>(answer: Answer<T, E>, outcome: Result<T, E>) -> Ran
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    let keep = outcome.is_ok();
+    let deliver = Box::new(move |commit_error: Option<&StoreError>| {
+        let result = match (commit_error, outcome) {
+            (Some(error), Ok(_)) => Err(E::from(copy_error(error))),
+            (_, outcome) => outcome,
+        };
+        send(&answer, result);
+    });
+    Ran { keep, deliver }
+}
+
 pub(crate) struct Pipeline {
     sender: mpsc::Sender<UnitFn>,
     stats: Arc<Stats>,
@@ -184,15 +203,7 @@ impl Pipeline {
                 let outcome = outcome.unwrap_or_else(|_| {
                     Err(E::from(StoreError::Other("a write unit panicked".into())))
                 });
-                let keep = outcome.is_ok();
-                let deliver = Box::new(move |commit_error: Option<&StoreError>| {
-                    let result = match (commit_error, outcome) {
-                        (Some(error), Ok(_)) => Err(E::from(copy_error(error))),
-                        (_, outcome) => outcome,
-                    };
-                    send(&answer, result);
-                });
-                Ran { keep, deliver }
+                ran(answer, outcome)
             })
         });
         let unit = UnitFn {
@@ -220,15 +231,7 @@ impl Pipeline {
                 .unwrap_or_else(|_| {
                     Err(E::from(StoreError::Other("a write unit panicked".into())))
                 });
-            let keep = outcome.is_ok();
-            let deliver = Box::new(move |commit_error: Option<&StoreError>| {
-                let result = match (commit_error, outcome) {
-                    (Some(error), Ok(_)) => Err(E::from(copy_error(error))),
-                    (_, outcome) => outcome,
-                };
-                send(&answer, result);
-            });
-            Ran { keep, deliver }
+            ran(answer, outcome)
         });
         let unit = UnitFn {
             work: Work::Native(run),
