@@ -76,7 +76,9 @@ pub enum AppError {
         requested: u64,
         remaining: u64,
     },
-    #[error("the {kind} balance of user {user_id} is {balance}, less than the {requested} asked for")]
+    #[error(
+        "the {kind} balance of user {user_id} is {balance}, less than the {requested} asked for"
+    )]
     InsufficientBalance {
         user_id: String,
         kind: &'static str,

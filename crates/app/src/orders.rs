@@ -251,11 +251,7 @@ impl App {
     /// Complete: the order is closed and its cashback is credited to the
     /// user's balances in the same unit, once (the answer is stored with
     /// the idempotency record, and each credit is keyed by order and coupon).
-    pub async fn complete_order(
-        &self,
-        actor: &Actor,
-        order_id: &str,
-    ) -> AppResult<CompletedOrder> {
+    pub async fn complete_order(&self, actor: &Actor, order_id: &str) -> AppResult<CompletedOrder> {
         check_id("order_id", order_id)?;
         let key = idempotency::Key::new("order.complete", order_id, &OrderCall { order_id })?;
         let (actor, order_id, now) = (actor.clone(), order_id.to_owned(), self.now());
@@ -268,8 +264,7 @@ impl App {
                 repository::save_state(connection, &order).await?;
                 let refunds = repository::refunds(connection, &order_id).await?;
                 let credited =
-                    cashback::credit_on_complete(connection, &order, &refunds, &actor, now)
-                        .await?;
+                    cashback::credit_on_complete(connection, &order, &refunds, &actor, now).await?;
                 let cashback = order.quote.cashback.clone();
                 Ok(CompletedOrder {
                     order,

@@ -114,7 +114,9 @@ async fn run(app: &App, template_id: &str, case: &Case) {
         .map(|(i, (price, quantity))| line(&format!("l{i}"), *price, *quantity))
         .collect();
     let order = cart(&user, lines, chosen(&[&code]));
-    app.lock_order(&actor("mall"), &order_id, order).await.unwrap();
+    app.lock_order(&actor("mall"), &order_id, order)
+        .await
+        .unwrap();
     app.redeem_order(&actor("mall"), &order_id).await.unwrap();
 
     let mut left: Vec<u32> = case.lines.iter().map(|(_, quantity)| *quantity).collect();
@@ -140,7 +142,11 @@ async fn run(app: &App, template_id: &str, case: &Case) {
             .refund_order(&actor("mall"), &order_id, request)
             .await
             .unwrap();
-        tally.reversed += refund.cashback_reversed.iter().map(|r| r.amount).sum::<i64>();
+        tally.reversed += refund
+            .cashback_reversed
+            .iter()
+            .map(|r| r.amount)
+            .sum::<i64>();
         tally.shortfall += refund.cashback_shortfall;
         done += 1;
         check_balance(app, &user, &tally).await;

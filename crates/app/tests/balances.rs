@@ -59,7 +59,10 @@ async fn paid_order(app: &App, user: &str, order_id: &str, to: &str) -> String {
     let (_, code) = coupon_of(app, user, cashback(to)).await;
     let lines = vec![line("a", 10000, 1), line("b", 3334, 3)];
     let order = cart(user, lines, chosen(&[&code]));
-    let locked = app.lock_order(&actor("mall"), order_id, order).await.unwrap();
+    let locked = app
+        .lock_order(&actor("mall"), order_id, order)
+        .await
+        .unwrap();
     assert_eq!(locked.quote.cashback[0].amount, 2000);
     app.redeem_order(&actor("mall"), order_id).await.unwrap();
     code
@@ -74,7 +77,12 @@ async fn complete_credits_the_cashback_once_and_a_retry_changes_nothing() {
         assert_eq!(completed.credited.len(), 1, "{}", t.url);
         let credit = &completed.credited[0];
         assert_eq!(
-            (credit.coupon.as_str(), credit.to, credit.amount, credit.shortfall),
+            (
+                credit.coupon.as_str(),
+                credit.to,
+                credit.amount,
+                credit.shortfall
+            ),
             (code.as_str(), BalanceKind::Points, 2000, 0)
         );
         assert_eq!(credit.balance_after, Some(2000));
@@ -196,7 +204,12 @@ async fn a_spent_balance_is_debited_to_zero_and_the_rest_is_recorded_as_shortfal
         let all = refund("r-1", &[("a", 1), ("b", 3)]);
         let refunded = app.refund_order(&actor("mall"), "o-1", all).await.unwrap();
         let reversal = &refunded.cashback_reversed[0];
-        assert_eq!((reversal.amount, reversal.shortfall), (100, 1900), "{}", t.url);
+        assert_eq!(
+            (reversal.amount, reversal.shortfall),
+            (100, 1900),
+            "{}",
+            t.url
+        );
         assert_eq!(refunded.cashback_shortfall, 1900);
         assert_eq!(balance(app, "u-1", BalanceKind::Points).await, 0);
         // The refund itself went through, and is stored with its shortfall.
@@ -254,9 +267,14 @@ async fn an_overdraft_is_refused_and_changes_nothing() {
 async fn the_database_refuses_a_negative_balance_and_changed_or_removed_entries() {
     for t in apps().await {
         let app = &t.app;
-        app.adjust_balance(&actor("ops"), "u-1", BalanceKind::Points, adjustment(10, "k"))
-            .await
-            .unwrap();
+        app.adjust_balance(
+            &actor("ops"),
+            "u-1",
+            BalanceKind::Points,
+            adjustment(10, "k"),
+        )
+        .await
+        .unwrap();
         let statements = [
             (
                 "UPDATE balances SET balance = -1 WHERE user_id = 'u-1'",
@@ -343,7 +361,10 @@ async fn concurrent_debits_never_overdraw_and_apply_exactly_what_the_balance_cov
         let app = Arc::new(t.app);
         let applied = concurrent_debits(&app, 1000, 70, 40).await;
         assert_eq!(applied, 14, "floor(1000 / 70) on {}", t.url);
-        assert_eq!(balance(&app, "u-1", BalanceKind::Points).await, 1000 - 14 * 70);
+        assert_eq!(
+            balance(&app, "u-1", BalanceKind::Points).await,
+            1000 - 14 * 70
+        );
         let entries = app
             .balance_entries("u-1", BalanceKind::Points, None, 500)
             .await
@@ -363,9 +384,14 @@ async fn concurrent_debits_never_overdraw_and_apply_exactly_what_the_balance_cov
 async fn the_exchange_hook_debits_points_once_per_request_and_refuses_a_short_balance() {
     for t in apps().await {
         let app = &t.app;
-        app.adjust_balance(&actor("ops"), "u-1", BalanceKind::Points, adjustment(300, "k"))
-            .await
-            .unwrap();
+        app.adjust_balance(
+            &actor("ops"),
+            "u-1",
+            BalanceKind::Points,
+            adjustment(300, "k"),
+        )
+        .await
+        .unwrap();
         let exchange = |points: i64, request: &'static str| {
             let now = app.now();
             app.store().write(move |connection| {

@@ -150,10 +150,9 @@ async fn refund_unit(
                 .await?
         }
         // Never completed: nothing was credited, nothing goes back.
-        OrderState::Paid
-        | OrderState::Locked
-        | OrderState::Released
-        | OrderState::Refunded => Vec::new(),
+        OrderState::Paid | OrderState::Locked | OrderState::Released | OrderState::Refunded => {
+            Vec::new()
+        }
     };
     let refund = Refund {
         refund_id: request.refund_id.clone(),

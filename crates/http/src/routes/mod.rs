@@ -9,6 +9,7 @@
 
 mod api_keys;
 mod app_error;
+mod balances;
 mod body;
 mod cart_body;
 mod checkout;
@@ -57,6 +58,11 @@ pub const CODE_BATCH_EXPORTERS: &[Role] = &[Role::Admin, Role::Operator, Role::P
 pub const KEY_ISSUERS: &[Role] = &[Role::Admin];
 /// Who drives orders: the mall's backend, and admins by hand.
 pub const ORDER_DRIVERS: &[Role] = &[Role::Admin, Role::Service];
+/// Staff who read every user's balances and ledgers (SPEC §7.7); the
+/// user themself reads their own.
+pub const BALANCE_READERS: &[Role] = &[Role::Admin, Role::Operator, Role::Finance, Role::Service];
+/// Who credits or debits a balance by hand.
+pub const BALANCE_ADJUSTERS: &[Role] = &[Role::Admin, Role::Finance];
 /// Who verifies coupons at a counter; merchants and partners within their scope.
 pub const VERIFIERS: &[Role] = &[Role::Admin, Role::Operator, Role::Merchant, Role::Partner];
 
@@ -70,6 +76,7 @@ pub fn v1_routes() -> ApiRouter<AppState> {
         .merge(templates::routes())
         .merge(coupons::routes())
         .merge(wallet::routes())
+        .merge(balances::routes())
         .merge(claims::routes())
         .merge(code_batches::routes())
         .merge(checkout::routes())
