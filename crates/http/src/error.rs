@@ -72,6 +72,7 @@ pub mod codes {
         TEMPLATE_NOT_FOUND = (NOT_FOUND, "No such template");
         CAMPAIGN_NOT_FOUND = (NOT_FOUND, "No such campaign");
         COUPON_NOT_FOUND = (NOT_FOUND, "No such coupon");
+        INSUFFICIENT_BALANCE = (CONFLICT, "The balance is too low for this debit");
     }
 }
 

@@ -76,6 +76,16 @@ impl From<AppError> for ApiError {
                 .with_extension("template", template_id)
                 .with_extension("requested", requested)
                 .with_extension("remaining", remaining),
+            AppError::InsufficientBalance {
+                user_id,
+                kind,
+                balance,
+                requested,
+            } => problem
+                .with_extension("user", user_id)
+                .with_extension("kind", kind)
+                .with_extension("balance", balance)
+                .with_extension("requested", requested),
             _ => problem,
         }
     }
@@ -195,6 +205,24 @@ mod tests {
             (404, "CODE_BATCH_NOT_FOUND")
         );
         assert_eq!(problem.extensions["code_batch"], "cb_1");
+    }
+
+    #[test]
+    fn an_overdraft_says_what_the_balance_holds() {
+        let error = AppError::InsufficientBalance {
+            user_id: "u-1".into(),
+            kind: "points",
+            balance: 5,
+            requested: 7,
+        };
+        let problem = ApiError::from(error).to_problem();
+        assert_eq!(
+            (problem.status, problem.code.as_str()),
+            (409, "INSUFFICIENT_BALANCE")
+        );
+        assert_eq!(problem.extensions["kind"], "points");
+        assert_eq!(problem.extensions["balance"], 5);
+        assert_eq!(problem.extensions["requested"], 7);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use couponflow_app::balances::EntryReason;
 use couponflow_app::orders::OrderState;
 use couponflow_core::coupon::CouponState;
 use couponflow_core::quote::ReasonCode;
@@ -126,6 +127,10 @@ pub fn reason_code_schema() -> impl Into<RefOr<Schema>> {
 
 pub fn balance_kind_schema() -> impl Into<RefOr<Schema>> {
     string_enum(&["points", "wallet"])
+}
+
+pub fn entry_reason_schema() -> impl Into<RefOr<Schema>> {
+    string_enum(&EntryReason::ALL.map(|reason| reason.as_str()))
 }
 
 pub fn refund_outcome_schema() -> impl Into<RefOr<Schema>> {

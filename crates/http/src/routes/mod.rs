@@ -9,6 +9,7 @@
 
 mod api_keys;
 mod app_error;
+mod balances;
 mod body;
 mod cart_body;
 mod checkout;
@@ -61,6 +62,11 @@ pub const KEY_ISSUERS: &[Role] = &[Role::Admin];
 pub const ORDER_DRIVERS: &[Role] = &[Role::Admin, Role::Service];
 /// Who registers webhooks and reads their delivery logs.
 pub const WEBHOOK_ADMINS: &[Role] = &[Role::Admin];
+/// Staff who read every user's balances and ledgers (SPEC §7.7); the
+/// user themself reads their own.
+pub const BALANCE_READERS: &[Role] = &[Role::Admin, Role::Operator, Role::Finance, Role::Service];
+/// Who credits or debits a balance by hand.
+pub const BALANCE_ADJUSTERS: &[Role] = &[Role::Admin, Role::Finance];
 /// Who verifies coupons at a counter; merchants and partners within their scope.
 pub const VERIFIERS: &[Role] = &[Role::Admin, Role::Operator, Role::Merchant, Role::Partner];
 
@@ -75,6 +81,7 @@ pub fn v1_routes() -> ApiRouter<AppState> {
         .merge(coupons::routes())
         .merge(wallet::routes())
         .merge(messages::routes())
+        .merge(balances::routes())
         .merge(claims::routes())
         .merge(code_batches::routes())
         .merge(checkout::routes())

@@ -2,14 +2,17 @@
 //! quote stored when it was locked, its refunds, and what `complete` earns.
 
 use chrono::{DateTime, Utc};
-use couponflow_app::orders::{CompletedOrder, Order, OrderState, Refund, RefundedCoupon};
+use couponflow_app::orders::{
+    CashbackPosting, CompletedOrder, Order, OrderState, Refund, RefundedCoupon,
+};
 use couponflow_core::refund::{CouponOutcome, LineRefund};
+use couponflow_core::template::BalanceKind;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::cart_body::CartBody;
 use super::checkout_views::{CashbackView, QuoteView};
-use super::docs::{order_state_schema, refund_outcome_schema};
+use super::docs::{balance_kind_schema, order_state_schema, refund_outcome_schema};
 
 /// An order: where it is, and the cart and quote (with the apportionment
 /// refunds are measured by) as they were when it was locked.
@@ -55,8 +58,40 @@ pub struct OrderWithRefunds {
 pub struct CompletedOrderView {
     #[serde(flatten)]
     pub order: OrderView,
-    /// Cashback due for this order.
+    /// Cashback the stored quote earns.
     pub cashback: Vec<CashbackView>,
+    /// What was credited to the user's balances: the cashback less the
+    /// share of refunds taken before completion.
+    pub credited: Vec<CashbackPostingView>,
+}
+
+/// One coupon's cashback credited to a balance, or debited back from it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct CashbackPostingView {
+    pub coupon: String,
+    #[schema(schema_with = balance_kind_schema)]
+    pub to: BalanceKind,
+    /// Credited (complete) or debited back (refund).
+    pub amount: i64,
+    /// On a refund: the part of the reversal the balance no longer held
+    /// (the balance stops at zero).
+    pub shortfall: i64,
+    /// The ledger entry; absent when nothing moved.
+    pub entry_id: Option<String>,
+    pub balance_after: Option<i64>,
+}
+
+impl From<CashbackPosting> for CashbackPostingView {
+    fn from(posting: CashbackPosting) -> Self {
+        CashbackPostingView {
+            coupon: posting.coupon,
+            to: posting.to,
+            amount: posting.amount,
+            shortfall: posting.shortfall,
+            entry_id: posting.entry_id,
+            balance_after: posting.balance_after,
+        }
+    }
 }
 
 impl From<CompletedOrder> for CompletedOrderView {
@@ -64,6 +99,7 @@ impl From<CompletedOrder> for CompletedOrderView {
         CompletedOrderView {
             order: completed.order.into(),
             cashback: completed.cashback.into_iter().map(Into::into).collect(),
+            credited: completed.credited.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -79,6 +115,11 @@ pub struct RefundView {
     pub coupons: Vec<RefundedCouponView>,
     /// Every unit of the order is refunded once this refund is done.
     pub order_fully_refunded: bool,
+    /// Cashback debited back (a completed order only): this refund's pro-rata
+    /// piece of each credit; the refund that completes the order takes the rest.
+    pub cashback_reversed: Vec<CashbackPostingView>,
+    /// The sum of the reversals' shortfalls: cashback already spent.
+    pub cashback_shortfall: i64,
     pub at: DateTime<Utc>,
 }
 
@@ -120,6 +161,12 @@ impl From<Refund> for RefundView {
             amount: refund.amount,
             coupons: refund.coupons.into_iter().map(Into::into).collect(),
             order_fully_refunded: refund.order_fully_refunded,
+            cashback_reversed: refund
+                .cashback_reversed
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            cashback_shortfall: refund.cashback_shortfall,
             at: refund.at,
         }
     }

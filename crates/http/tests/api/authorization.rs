@@ -20,6 +20,8 @@ const FOR_ANY_USER: &[&str] = &["admin", "operator", "service"];
 const ORDER_DRIVERS: &[&str] = &["admin", "service"];
 const VERIFIERS: &[&str] = &["admin", "operator", "merchant", "partner"];
 const CODE_BATCH_EXPORTERS: &[&str] = &["admin", "operator", "partner"];
+const BALANCE_READERS: &[&str] = &["admin", "operator", "finance", "service"];
+const BALANCE_ADJUSTERS: &[&str] = &["admin", "finance"];
 
 /// One route: how to call it, as documented, and who may.
 struct Route {
@@ -138,6 +140,24 @@ fn table() -> Vec<Route> {
             "/v1/users/{user}/coupons/{code}",
             FOR_ANY_USER,
         )),
+        own(route(
+            Method::GET,
+            "/v1/users/{user}/balances",
+            BALANCE_READERS,
+        )),
+        own(route(
+            Method::GET,
+            "/v1/users/{user}/balances/{kind}/entries",
+            BALANCE_READERS,
+        )),
+        with(
+            route(
+                Method::POST,
+                "/v1/users/{user}/balances/{kind}/adjustments",
+                BALANCE_ADJUSTERS,
+            ),
+            json!({"amount": 100, "reason": "matrix", "idempotency_key": "matrix-1"}),
+        ),
         with(
             route(Method::POST, "/v1/api-keys", &["admin"]),
             json!({"role": "service"}),
@@ -171,7 +191,8 @@ fn concrete(route: &Route) -> String {
         .replace("{code}", "NOSUCHCODE")
         .replace("{user}", "u-1")
         .replace("{order}", "NOSUCHORDER")
-        .replace("{product}", "NOSUCHPRODUCT");
+        .replace("{product}", "NOSUCHPRODUCT")
+        .replace("{kind}", "points");
     match route.query {
         Some(query) => format!("{path}?{query}"),
         None => path,

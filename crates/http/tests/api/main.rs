@@ -5,6 +5,7 @@
 
 mod api_keys;
 mod authorization;
+mod balances;
 mod checkout;
 mod claims;
 mod code_batches;
