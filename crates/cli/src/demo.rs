@@ -17,14 +17,15 @@ use chrono::{DateTime, Duration, Utc};
 use clap::Args;
 use serde_json::{Value, json};
 
+use couponflow_app::balances::Adjustment;
 use couponflow_app::claims::{ClaimRequest, ClaimUser};
 use couponflow_app::orders::{Order, RefundRequest, RefundRequestLine};
 use couponflow_app::templates::Decision;
 use couponflow_app::verify::VerifierScope;
 use couponflow_app::{Actor, App, AppError, Settings};
 use couponflow_core::quote::{Cart, CartLine, QuoteUser, Select};
-use couponflow_core::template::Template;
 use couponflow_core::template::lifecycle::{ReviewStep, TemplateStatus};
+use couponflow_core::template::{BalanceKind, Template};
 use couponflow_http::SystemClock;
 
 use crate::migrate_cmd::{DatabaseArgs, open_migrated, redacted, runtime};
@@ -104,7 +105,7 @@ pub struct DemoOrder {
     /// Refunds taken, and the money they gave back.
     pub refunds: usize,
     pub refunded: i64,
-    /// Cashback earned on completion.
+    /// Cashback credited to the user's points on completion.
     pub cashback: i64,
 }
 
@@ -121,6 +122,8 @@ pub struct DemoSummary {
     pub verified: Vec<(String, String)>,
     pub voided: Option<String>,
     pub code_batch: Option<(String, u64)>,
+    /// Users with a balance: (user, points, wallet in fen).
+    pub balances: Vec<(String, i64, i64)>,
 }
 
 impl fmt::Display for DemoSummary {
@@ -178,7 +181,7 @@ impl fmt::Display for DemoSummary {
                     String::new()
                 },
                 if o.cashback > 0 {
-                    format!(", cashback {} points", yuan(o.cashback))
+                    format!(", cashback {} points", o.cashback)
                 } else {
                     String::new()
                 },
@@ -192,6 +195,13 @@ impl fmt::Display for DemoSummary {
         }
         if let Some((id, generated)) = &self.code_batch {
             writeln!(f, "  code batch: {id}, {generated} unbound codes")?;
+        }
+        for (user, points, wallet) in &self.balances {
+            writeln!(
+                f,
+                "  balances of {user}: {points} points, wallet ¥{}",
+                yuan(*wallet)
+            )?;
         }
         writeln!(f, "  API keys (shown this once; keep them):")?;
         for k in &self.keys {
@@ -357,6 +367,8 @@ pub async fn load(app: &App) -> anyhow::Result<DemoSummary> {
         .context("generating the code batch")?;
     summary.code_batch = Some((batch.id, batch.generated));
 
+    summary.balances = balances(app, &staff).await?;
+
     // Last: its presence tells a later run that the load finished.
     create_template(app, &staff, draft_spec()).await?;
 
@@ -370,6 +382,39 @@ pub async fn load(app: &App) -> anyhow::Result<DemoSummary> {
         });
     }
     Ok(summary)
+}
+
+/// Finance credits one user's wallet by hand (the completed orders with a
+/// cashback coupon credited points already); answers every non-zero balance.
+async fn balances(app: &App, staff: &Staff) -> anyhow::Result<Vec<(String, i64, i64)>> {
+    let compensation = Adjustment {
+        amount: 500,
+        reason: "物流延误补偿, 客服工单 #20977".into(),
+        idempotency_key: "demo-compensation-20977".into(),
+    };
+    app.adjust_balance(
+        &staff.finance,
+        &user_id(0),
+        BalanceKind::Wallet,
+        compensation,
+    )
+    .await
+    .context("crediting a wallet compensation")?;
+    let mut held = Vec::new();
+    for index in 0..DEMO_USERS {
+        let user = user_id(index);
+        let both = app.balances(&user).await?;
+        let of = |kind| {
+            both.iter()
+                .find(|b| b.kind == kind)
+                .map_or(0, |b| b.balance)
+        };
+        let (points, wallet) = (of(BalanceKind::Points), of(BalanceKind::Wallet));
+        if points > 0 || wallet > 0 {
+            held.push((user, points, wallet));
+        }
+    }
+    Ok(held)
 }
 
 async fn exists(app: &App, template_id: &str) -> anyhow::Result<bool> {
@@ -1076,7 +1121,7 @@ async fn run_order(
                 .complete_order(service, &id)
                 .await
                 .with_context(|| format!("completing order {id}"))?;
-            cashback = completed.cashback.iter().map(|c| c.amount).sum();
+            cashback = completed.credited.iter().map(|c| c.amount).sum();
         }
         After::Refund(list) => {
             for (turn, lines) in list.into_iter().enumerate() {

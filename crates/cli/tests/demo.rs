@@ -60,6 +60,8 @@ fn url_in(directory: &Path) -> String {
 struct Snapshot {
     templates: Vec<(String, String, String)>,
     wallet_sizes: Vec<usize>,
+    /// (points, wallet) per user.
+    balances: Vec<(i64, i64)>,
     orders: Vec<(String, OrderState, usize)>,
 }
 
@@ -91,9 +93,12 @@ async fn snapshot(app: &App) -> Snapshot {
         })
         .collect();
     let mut wallet_sizes = Vec::new();
+    let mut balances = Vec::new();
     for n in 0..USERS {
         let user = format!("u-{}", 1001 + n);
         wallet_sizes.push(app.wallet(&user, None).await.unwrap().len());
+        let both = app.balances(&user).await.unwrap();
+        balances.push((both[0].balance, both[1].balance));
     }
     let mut orders = Vec::new();
     for n in 1..=ORDERS {
@@ -105,6 +110,7 @@ async fn snapshot(app: &App) -> Snapshot {
     Snapshot {
         templates,
         wallet_sizes,
+        balances,
         orders,
     }
 }
@@ -183,6 +189,15 @@ async fn demo_loads_a_realistic_data_set_once() {
         assert!(in_state(OrderState::Refunded) > 0, "{:?}", snapshot.orders);
         let with_refunds = snapshot.orders.iter().filter(|(_, _, r)| *r > 0).count();
         assert_eq!(with_refunds, 4, "{:?}", snapshot.orders);
+
+        // Cashback of completed orders landed in points; finance credited a wallet.
+        assert!(
+            snapshot.balances.iter().any(|(points, _)| *points > 0),
+            "{:?}",
+            snapshot.balances
+        );
+        assert_eq!(snapshot.balances[0].1, 500, "u-1001's wallet");
+        assert!(first.stdout.contains("points"), "{}", first.stdout);
 
         // Paid orders spent their coupons.
         let paid = app.order("demo-order-02").await.unwrap();

@@ -93,7 +93,9 @@ pub async fn debit(connection: &mut AnyConnection, posting: &Posting) -> AppResu
 
 /// Takes `posting.amount`, or all that is left if that is less: for
 /// reversals the user cannot refuse (cashback debited back on a refund).
-/// Answers `None` when the balance is empty (no entry is written).
+/// Answers `None` when the balance is empty (no entry is written, so the
+/// key stays unused: callers make the whole call idempotent themselves, as
+/// a refund does with its stored answer).
 pub async fn debit_up_to(
     connection: &mut AnyConnection,
     posting: &Posting,
