@@ -8,7 +8,7 @@
 //! posting — completing an order, a refund, a claim that costs points —
 //! commits it too. Staff adjustments are their own unit.
 
-mod ledger;
+pub(crate) mod ledger;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

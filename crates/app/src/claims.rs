@@ -95,8 +95,96 @@ impl ClaimAnswer {
     }
 }
 
+/// How a coupon reaches its user (SPEC §6.2), stored as the coupon's
+/// `source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The user claims it (§6.2.1), from a template or through a campaign.
+    Claim,
+    /// Staff grant it (§6.2.2).
+    Grant,
+    /// A grant rule fires on an event from the mall (§6.2.3).
+    Rule,
+    /// The user claims it for points (§6.2.5).
+    Exchange,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Claim => "claim",
+            Source::Grant => "grant",
+            Source::Rule => "rule",
+            Source::Exchange => "exchange",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Source> {
+        [Source::Claim, Source::Grant, Source::Rule, Source::Exchange]
+            .into_iter()
+            .find(|source| source.as_str() == text)
+    }
+
+    /// Whether the user asked for it. A grant (by staff or by rule) puts
+    /// the coupon in the wallet whatever the claim window and channel say;
+    /// the audience, the template's status and every limit still apply.
+    pub fn user_asked(self) -> bool {
+        matches!(self, Source::Claim | Source::Exchange)
+    }
+
+    /// The event an issued coupon emits.
+    pub(crate) fn event(self) -> &'static str {
+        match self.user_asked() {
+            true => crate::notify::events::COUPON_CLAIMED,
+            false => crate::notify::events::COUPON_GRANTED,
+        }
+    }
+}
+
+/// One coupon to issue through its template's batcher: a claim, a grant,
+/// an exchange. Every way of issuing a template's coupons goes through the
+/// same batcher, so the limits hold across all of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issue {
+    pub user: ClaimUser,
+    /// The caller's idempotency key, scoped to the template, the user and
+    /// the source: the same key again gets the first answer.
+    pub request_id: String,
+    pub source: Source,
+    /// The campaign claimed through (checked by the caller, recorded on
+    /// the coupon).
+    pub campaign_id: Option<String>,
+    /// Points the coupon costs (§6.2.5), taken from the user's points
+    /// balance in the batch's unit; 0 for a free coupon.
+    pub points: i64,
+}
+
+impl Issue {
+    /// A plain claim from the template (`POST /v1/templates/{id}/claims`).
+    pub fn claim(request: ClaimRequest) -> Issue {
+        Issue {
+            user: request.user,
+            request_id: request.request_id,
+            source: Source::Claim,
+            campaign_id: None,
+            points: 0,
+        }
+    }
+
+    /// The key refusals are stored under: the request id, prefixed by the
+    /// source for anything but a claim, so that one source's keys cannot
+    /// answer another's.
+    pub(crate) fn refusal_key(&self) -> String {
+        match self.source {
+            Source::Claim => self.request_id.clone(),
+            source => format!("{}:{}", source.as_str(), self.request_id),
+        }
+    }
+}
+
 struct Pending {
-    request: ClaimRequest,
+    issue: Issue,
     reply: oneshot::Sender<AppResult<ClaimedCoupon>>,
 }
 
@@ -136,19 +224,22 @@ impl ClaimEngine {
     }
 }
 
-fn check_request(request: &ClaimRequest) -> AppResult<()> {
+fn check_issue(issue: &Issue) -> AppResult<()> {
     let id_ok = |id: &str| !id.trim().is_empty() && id.len() <= CLAIM_ID_LENGTH_MAX;
-    if !id_ok(&request.request_id) {
+    if !id_ok(&issue.request_id) {
         return Err(AppError::invalid(
             "request_id",
             "must be 1 to 128 characters",
         ));
     }
-    if request.user.id.len() > CLAIM_ID_LENGTH_MAX {
+    if issue.user.id.len() > CLAIM_ID_LENGTH_MAX {
         return Err(AppError::invalid(
             "user.id",
             "must be at most 128 characters",
         ));
+    }
+    if issue.points < 0 {
+        return Err(AppError::invalid("points", "must not be negative"));
     }
     Ok(())
 }
@@ -160,7 +251,14 @@ impl App {
         template_id: &str,
         request: ClaimRequest,
     ) -> AppResult<ClaimedCoupon> {
-        check_request(&request)?;
+        self.issue(template_id, Issue::claim(request)).await
+    }
+
+    /// Issues one coupon of `template_id` through the template's batcher,
+    /// under every limit, with the checks `issue.source` calls for; the
+    /// same (user, source, request id) again answers the first answer.
+    pub async fn issue(&self, template_id: &str, issue: Issue) -> AppResult<ClaimedCoupon> {
+        check_issue(&issue)?;
         // A batcher is started only for a template that exists, so claims
         // to made-up ids cannot pile up tasks.
         if !self.claims.has_batcher(template_id) {
@@ -170,7 +268,7 @@ impl App {
             .claims
             .sender(template_id, &self.store, &self.clock, &self.settings);
         let (reply, answer) = oneshot::channel();
-        sender.send(Pending { request, reply }).await.map_err(|_| {
+        sender.send(Pending { issue, reply }).await.map_err(|_| {
             AppError::Store(StoreError::Unavailable("the claim batcher stopped".into()))
         })?;
         answer.await.unwrap_or_else(|_| {

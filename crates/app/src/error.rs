@@ -101,32 +101,41 @@ pub enum AppError {
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ClaimRefusal {
     UserUnknown,
+    /// The campaign claimed through is not running (§6.1).
+    CampaignNotRunning,
     TemplateNotActive,
     ClaimNotStarted,
     ClaimEnded,
     NotInAudience,
     Channel,
+    /// Outside the campaign's gray release (§6.1).
+    NotInRollout,
     PerUserLimit,
     PerDayLimit,
     SoldOut,
     BudgetExhausted,
     NoValidity,
+    /// The user's points balance is short of what the coupon costs (§6.2.5).
+    InsufficientPoints,
 }
 
 impl ClaimRefusal {
     pub fn code(&self) -> &'static str {
         match self {
             ClaimRefusal::UserUnknown => "USER_UNKNOWN",
+            ClaimRefusal::CampaignNotRunning => "CAMPAIGN_NOT_RUNNING",
             ClaimRefusal::TemplateNotActive => "TEMPLATE_NOT_ACTIVE",
             ClaimRefusal::ClaimNotStarted => "CLAIM_NOT_STARTED",
             ClaimRefusal::ClaimEnded => "CLAIM_ENDED",
             ClaimRefusal::NotInAudience => "NOT_IN_AUDIENCE",
             ClaimRefusal::Channel => "CHANNEL",
+            ClaimRefusal::NotInRollout => "NOT_IN_ROLLOUT",
             ClaimRefusal::PerUserLimit => "PER_USER_LIMIT",
             ClaimRefusal::PerDayLimit => "PER_DAY_LIMIT",
             ClaimRefusal::SoldOut => "SOLD_OUT",
             ClaimRefusal::BudgetExhausted => "BUDGET_EXHAUSTED",
             ClaimRefusal::NoValidity => "NO_VALIDITY",
+            ClaimRefusal::InsufficientPoints => "INSUFFICIENT_POINTS",
         }
     }
 }

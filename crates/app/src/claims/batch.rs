@@ -24,12 +24,14 @@ use tokio::sync::mpsc;
 use couponflow_core::coupon::CouponState;
 use couponflow_store::sql::Params;
 use couponflow_store::time::{from_micros, to_micros};
-use couponflow_store::{Store, StoreError};
+use couponflow_store::{Backend, Store, StoreError};
 
 use super::decide::{self, Refusal, Stock, UserCounts};
-use super::{CLAIM_BATCH_MAX, ClaimAnswer, ClaimRequest, ClaimedCoupon, Pending};
+use super::{CLAIM_BATCH_MAX, ClaimAnswer, ClaimedCoupon, Issue, Pending, Source};
+use crate::balances::ledger;
+use crate::notify::{Event, outbox};
 use crate::templates::{self, TemplateRecord};
-use crate::{AppError, AppResult, ids};
+use crate::{Actor, AppError, AppResult, ClaimRefusal, ids};
 
 /// Rows per multi-row INSERT. Every statement is a round trip to the
 /// database (on SQLite, two thread hand-offs, which cost tens of
@@ -52,10 +54,13 @@ pub(super) async fn run(
     let mut waiting = Vec::with_capacity(CLAIM_BATCH_MAX);
     while receiver.recv_many(&mut waiting, CLAIM_BATCH_MAX).await > 0 {
         let batch: Vec<Pending> = std::mem::take(&mut waiting);
-        let requests: Vec<ClaimRequest> = batch.iter().map(|p| p.request.clone()).collect();
+        let requests: Vec<Issue> = batch.iter().map(|p| p.issue.clone()).collect();
         let id = template_id.clone();
         let now = clock.now();
-        let outcome = if store.native_writes() {
+        // Points are taken through the balances' ledger, which speaks sqlx:
+        // a batch with an exchange in it runs as an sqlx unit.
+        let native = store.native_writes() && requests.iter().all(|r| r.points == 0);
+        let outcome = if native {
             store
                 .write_native(move |connection| {
                     super::native::decide_batch(connection, &id, requests, now, zone)
@@ -96,19 +101,23 @@ fn copy(error: &AppError, text: &str) -> AppError {
 }
 
 /// What a batch reads before it decides: the template (locked), the
-/// refusals stored for these request ids, and what these users hold.
+/// refusals stored for these requests (by [`Issue::refusal_key`]), what
+/// these users hold, and the points balances of those who pay in points.
 pub(super) struct Loaded {
     pub record: TemplateRecord,
     pub earlier: HashMap<String, (String, ClaimAnswer)>,
     pub held: HashMap<String, Held>,
+    pub points: HashMap<String, i64>,
 }
 
 /// What a batch decided: every caller's answer, and what to write.
 pub(super) struct Decided {
     pub answers: Vec<ClaimAnswer>,
     pub coupons: Vec<NewCoupon>,
-    /// New refusals to store, once per request id: (request id, user id, answer JSON).
+    /// New refusals to store, once per key: (refusal key, user id, answer JSON).
     pub refusals: Vec<(String, String, String)>,
+    /// `coupon.claimed` / `coupon.granted`, one per new coupon, for the outbox.
+    pub events: Vec<Event>,
     pub face_value: i64,
     /// The claim's local day, when the template has a daily limit (the
     /// daily guard's columns are set only then, so other templates'
@@ -117,7 +126,7 @@ pub(super) struct Decided {
 }
 
 /// The distinct users of a batch.
-pub(super) fn batch_users(requests: &[ClaimRequest]) -> Vec<String> {
+pub(super) fn batch_users(requests: &[Issue]) -> Vec<String> {
     requests
         .iter()
         .map(|r| r.user.id.clone())
@@ -130,20 +139,29 @@ pub(super) fn batch_users(requests: &[ClaimRequest]) -> Vec<String> {
 async fn decide_batch(
     connection: &mut AnyConnection,
     template_id: &str,
-    requests: Vec<ClaimRequest>,
+    requests: Vec<Issue>,
     now: DateTime<Utc>,
     zone: Tz,
 ) -> AppResult<Vec<ClaimAnswer>> {
     let record = templates::lock(connection, template_id).await?;
-    let request_ids: Vec<String> = requests.iter().map(|r| r.request_id.clone()).collect();
-    let earlier = earlier_refusals(connection, template_id, &request_ids).await?;
+    let keys: Vec<String> = requests.iter().map(Issue::refusal_key).collect();
+    let earlier = earlier_refusals(connection, template_id, &keys).await?;
     let users = batch_users(&requests);
     let day = local_day(now, zone);
     let held = held_coupons(connection, template_id, &users, day).await?;
+    let payers: Vec<String> = requests
+        .iter()
+        .filter(|r| r.points > 0)
+        .map(|r| r.user.id.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let points = points_balances(connection, &payers).await?;
     let loaded = Loaded {
         record,
         earlier,
         held,
+        points,
     };
     let (record, decided) = decide_all(loaded, &requests, now, zone)?;
     write_coupons(
@@ -156,6 +174,13 @@ async fn decide_batch(
     )
     .await?;
     write_refusals(connection, template_id, &decided.refusals, now).await?;
+    for new in decided.coupons.iter().filter(|new| new.points > 0) {
+        let user = &new.coupon.user_id;
+        let key = format!("{template_id}:{}", new.coupon.code);
+        let actor = Actor(format!("user:{user}"));
+        ledger::debit_points_for_exchange(connection, user, new.points, &key, &actor, now).await?;
+    }
+    outbox::append(connection, &decided.events).await?;
     bump_counters(
         connection,
         template_id,
@@ -170,7 +195,7 @@ async fn decide_batch(
 /// counters as they stand, replays answered from what was loaded.
 pub(super) fn decide_all(
     loaded: Loaded,
-    requests: &[ClaimRequest],
+    requests: &[Issue],
     now: DateTime<Utc>,
     zone: Tz,
 ) -> AppResult<(TemplateRecord, Decided)> {
@@ -178,6 +203,7 @@ pub(super) fn decide_all(
         record,
         earlier,
         mut held,
+        mut points,
     } = loaded;
     let mut stock = Stock {
         issued: record.issued,
@@ -190,17 +216,19 @@ pub(super) fn decide_all(
     // answer repeats with.
     let mut refused: HashMap<(String, String), ClaimAnswer> = HashMap::new();
     let mut coupons = Vec::new();
+    let mut events = Vec::new();
     for request in requests {
         let user = held.entry(request.user.id.clone()).or_default();
-        if let Some(coupon) = user.claimed.get(&request.request_id) {
+        let replay_key = (request.source, request.request_id.clone());
+        if let Some(coupon) = user.claimed.get(&replay_key) {
             answers.push(ClaimAnswer::Claimed(coupon.clone()));
             continue;
         }
         // Request ids are the user's own: another user's refusal under the
         // same id is not this request's answer.
-        let key = (request.user.id.clone(), request.request_id.clone());
+        let key = (request.user.id.clone(), request.refusal_key());
         let replay = earlier
-            .get(&request.request_id)
+            .get(&key.1)
             .filter(|(owner, _)| *owner == request.user.id)
             .map(|(_, answer)| answer)
             .or_else(|| refused.get(&key));
@@ -209,8 +237,15 @@ pub(super) fn decide_all(
             continue;
         }
         let counts = &mut user.counts;
-        let answer = match decide_one(&record, request, counts, &stock, face_value, now) {
+        let balance = points.get(&request.user.id).copied().unwrap_or(0);
+        let decision = decide_one(&record, request, counts, &stock, face_value, now)
+            .and_then(|coupon| pay(request, balance).map(|()| coupon));
+        let answer = match decision {
             Ok(coupon) => {
+                if request.points > 0 {
+                    points.insert(request.user.id.clone(), balance - request.points);
+                }
+                events.push(issued_event(&coupon, request, face_value, now));
                 counts.total += 1;
                 counts.today += 1;
                 stock.issued += 1;
@@ -218,13 +253,15 @@ pub(super) fn decide_all(
                 coupons.push(NewCoupon {
                     coupon: coupon.clone(),
                     request_id: request.request_id.clone(),
+                    source: request.source,
+                    campaign_id: request.campaign_id.clone(),
+                    points: request.points,
                     user_seq: counts.next_seq,
                     day_seq: counts.next_day_seq,
                 });
                 counts.next_seq += 1;
                 counts.next_day_seq += 1;
-                user.claimed
-                    .insert(request.request_id.clone(), coupon.clone());
+                user.claimed.insert(replay_key, coupon.clone());
                 ClaimAnswer::Claimed(coupon)
             }
             Err((code, detail)) => {
@@ -241,6 +278,7 @@ pub(super) fn decide_all(
         answers,
         coupons,
         refusals,
+        events,
         face_value,
         day: daily.then(|| local_day(now, zone)),
     };
@@ -251,34 +289,75 @@ pub(super) fn decide_all(
 /// when two users' refused claims share one, the first is kept and the
 /// other's retry is decided anew (a refusal changed nothing to replay).
 fn new_refusals(
-    requests: &[ClaimRequest],
+    requests: &[Issue],
     refused: &HashMap<(String, String), ClaimAnswer>,
 ) -> AppResult<Vec<(String, String, String)>> {
     let mut seen = HashSet::new();
     let mut rows = Vec::new();
     for request in requests {
-        let key = (request.user.id.clone(), request.request_id.clone());
+        let key = (request.user.id.clone(), request.refusal_key());
         let Some(answer) = refused.get(&key) else {
             continue;
         };
-        if !seen.insert(request.request_id.as_str()) {
+        if !seen.insert(key.1.clone()) {
             continue;
         }
         let text = serde_json::to_string(answer).map_err(|e| StoreError::Other(e.to_string()))?;
-        rows.push((request.request_id.clone(), request.user.id.clone(), text));
+        rows.push((key.1, request.user.id.clone(), text));
     }
     Ok(rows)
 }
 
+/// The points check, last (§6.2.5): a short balance refuses this claim only.
+fn pay(request: &Issue, balance: i64) -> Result<(), Refusal> {
+    if request.points > balance {
+        return Err((
+            ClaimRefusal::InsufficientPoints,
+            format!(
+                "the coupon costs {} points and the balance is {balance}",
+                request.points
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The outbox event of a newly issued coupon.
+fn issued_event(
+    coupon: &ClaimedCoupon,
+    request: &Issue,
+    face_value: i64,
+    now: DateTime<Utc>,
+) -> Event {
+    let mut data = serde_json::json!({
+        "code": coupon.code,
+        "template_id": coupon.template_id,
+        "state": coupon.state.as_str(),
+        "face_value": face_value,
+        "valid_from": coupon.valid_from,
+        "valid_until": coupon.valid_until,
+        "source": request.source.as_str(),
+    });
+    if let Some(campaign) = &request.campaign_id {
+        data["campaign_id"] = serde_json::json!(campaign);
+    }
+    Event::new(
+        request.source.event(),
+        now,
+        Some(coupon.user_id.clone()),
+        data,
+    )
+}
+
 fn decide_one(
     record: &TemplateRecord,
-    request: &ClaimRequest,
+    request: &Issue,
     counts: &UserCounts,
     stock: &Stock,
     face_value: i64,
     now: DateTime<Utc>,
 ) -> Result<ClaimedCoupon, Refusal> {
-    decide::admit(record, &request.user, now)?;
+    decide::admit(record, &request.user, request.source, now)?;
     decide::within_limits(record, counts, stock, face_value)?;
     let (valid_from, valid_until) =
         decide::validity_window(record.template.get().validity.as_ref(), now)?;
@@ -298,7 +377,7 @@ pub(super) fn local_day(now: DateTime<Utc>, zone: Tz) -> i64 {
     i64::from(now.with_timezone(&zone).date_naive().num_days_from_ce()) - 719_163
 }
 
-/// Refusals stored by earlier batches, by request id, with their user.
+/// Refusals stored by earlier batches, by key, with their user.
 async fn earlier_refusals(
     connection: &mut AnyConnection,
     template_id: &str,
@@ -340,8 +419,8 @@ async fn earlier_refusals(
 #[derive(Debug, Default)]
 pub(super) struct Held {
     pub counts: UserCounts,
-    /// Coupons claimed by request id: a retry's first answer.
-    pub claimed: HashMap<String, ClaimedCoupon>,
+    /// Coupons issued by (source, request id): a retry's first answer.
+    pub claimed: HashMap<(Source, String), ClaimedCoupon>,
 }
 
 /// The users' coupons of the template, read through the per-user index:
@@ -385,7 +464,7 @@ async fn held_coupons(
             }
             let source: String = row.try_get("source").map_err(StoreError::from)?;
             let request: Option<String> = row.try_get("request_id").map_err(StoreError::from)?;
-            let (Some(request), "claim") = (request, source.as_str()) else {
+            let (Some(request), Some(source)) = (request, Source::parse(&source)) else {
                 continue;
             };
             let time = |name: &str| -> AppResult<DateTime<Utc>> {
@@ -401,15 +480,53 @@ async fn held_coupons(
                 // The first answer: the coupon as it was when claimed.
                 state: CouponState::Available,
             };
-            entry.claimed.insert(request, coupon);
+            entry.claimed.insert((source, request), coupon);
         }
     }
     Ok(held)
 }
 
+/// The points balances of the users who pay in points, locked on
+/// PostgreSQL so that what is decided is what the ledger then takes.
+async fn points_balances(
+    connection: &mut AnyConnection,
+    users: &[String],
+) -> AppResult<HashMap<String, i64>> {
+    let mut balances = HashMap::new();
+    for chunk in users.chunks(IN_LIST_MAX) {
+        let mut params = Params::for_connection(connection);
+        let lock = match Backend::of(connection) {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "SELECT user_id, balance FROM balances WHERE kind = 'points' AND user_id IN ({}){lock}",
+            params.list(chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for user in chunk {
+            query = query.bind(user);
+        }
+        for row in query
+            .fetch_all(&mut *connection)
+            .await
+            .map_err(StoreError::from)?
+        {
+            balances.insert(
+                row.try_get("user_id").map_err(StoreError::from)?,
+                row.try_get("balance").map_err(StoreError::from)?,
+            );
+        }
+    }
+    Ok(balances)
+}
+
 pub(super) struct NewCoupon {
     pub coupon: ClaimedCoupon,
     pub request_id: String,
+    pub source: Source,
+    pub campaign_id: Option<String>,
+    pub points: i64,
     pub user_seq: i64,
     pub day_seq: i64,
 }
@@ -426,8 +543,8 @@ async fn write_coupons(
     for chunk in coupons.chunks(INSERT_ROWS_MAX) {
         let sql = format!(
             "INSERT INTO coupons (code, template_id, user_id, state, valid_from, valid_until, face_value, source, \
-             request_id, user_seq, day, day_seq, created_at, bound_at, updated_at) VALUES {}",
-            Params::for_connection(connection).rows(chunk.len(), 15)
+             request_id, user_seq, day, day_seq, created_at, bound_at, updated_at, campaign_id) VALUES {}",
+            Params::for_connection(connection).rows(chunk.len(), 16)
         );
         let mut query = sqlx::query(&sql);
         for new in chunk {
@@ -439,14 +556,15 @@ async fn write_coupons(
                 .bind(to_micros(new.coupon.valid_from))
                 .bind(to_micros(new.coupon.valid_until))
                 .bind(face_value)
-                .bind("claim")
+                .bind(new.source.as_str())
                 .bind(&new.request_id)
                 .bind(new.user_seq)
                 .bind(day)
                 .bind(day.map(|_| new.day_seq))
                 .bind(now)
                 .bind(now)
-                .bind(now);
+                .bind(now)
+                .bind(&new.campaign_id);
         }
         query
             .execute(&mut *connection)

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use couponflow_core::template::lifecycle::TemplateStatus;
 use couponflow_core::template::{Audience, Validity};
 
-use super::ClaimUser;
+use super::{ClaimUser, Source};
 use crate::ClaimRefusal;
 use crate::templates::TemplateRecord;
 
@@ -41,18 +41,24 @@ pub(super) struct Stock {
 
 pub(super) type Refusal = (ClaimRefusal, String);
 
-/// Checks everything but the counters, in the order of §6.2.1.
+/// Checks everything but the counters, in the order of §6.2.1. A grant
+/// (`source` not asked for by the user) skips the claim window and the
+/// channel: staff and rules may put an approved template's coupons in a
+/// wallet before its window opens.
 pub(super) fn admit(
     record: &TemplateRecord,
     user: &ClaimUser,
+    source: Source,
     now: DateTime<Utc>,
 ) -> Result<(), Refusal> {
+    let asked = source.user_asked();
     let template = record.template.get();
     if user.id.trim().is_empty() {
         return Err((ClaimRefusal::UserUnknown, "the claim names no user".into()));
     }
     match record.status_at(now) {
         TemplateStatus::Active => {}
+        TemplateStatus::Approved if !asked => {}
         // Approved, its claim window not yet open.
         TemplateStatus::Approved => {
             return Err((
@@ -68,7 +74,7 @@ pub(super) fn admit(
             ));
         }
     }
-    if let Some(window) = &template.claim_window {
+    if let Some(window) = template.claim_window.as_ref().filter(|_| asked) {
         if window.from.is_some_and(|from| now < from) {
             return Err((
                 ClaimRefusal::ClaimNotStarted,
@@ -93,7 +99,8 @@ pub(super) fn admit(
             "the user is not in this coupon's audience".into(),
         ));
     }
-    let channel_ok = template.channels.is_empty()
+    let channel_ok = !asked
+        || template.channels.is_empty()
         || user
             .channel
             .as_ref()

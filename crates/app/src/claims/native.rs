@@ -15,15 +15,17 @@ use couponflow_store::native::rusqlite::{Connection, OptionalExtension, params};
 use couponflow_store::time::{from_micros, to_micros};
 
 use super::batch::{Decided, Held, Loaded, batch_users, decide_all, local_day};
-use super::{ClaimAnswer, ClaimRequest, ClaimedCoupon};
+use super::{ClaimAnswer, ClaimedCoupon, Issue, Source};
+use crate::notify::outbox;
 use crate::templates::{COLUMNS, TemplateRecord, TemplateRow};
 use crate::{AppError, AppResult};
 
 /// Decides every claim of the batch, in arrival order, and writes them.
+/// Batches that take points run as sqlx units instead (see `batch::run`).
 pub(super) fn decide_batch(
     connection: &Connection,
     template_id: &str,
-    requests: Vec<ClaimRequest>,
+    requests: Vec<Issue>,
     now: DateTime<Utc>,
     zone: Tz,
 ) -> AppResult<Vec<ClaimAnswer>> {
@@ -41,6 +43,7 @@ pub(super) fn decide_batch(
         record,
         earlier,
         held,
+        points: HashMap::new(),
     };
     let (record, decided) = decide_all(loaded, &requests, now, zone)?;
     write(connection, &record, &decided, now)?;
@@ -77,7 +80,7 @@ fn read_template(connection: &Connection, template_id: &str) -> AppResult<Templa
 fn earlier_refusals(
     connection: &Connection,
     template_id: &str,
-    requests: &[ClaimRequest],
+    requests: &[Issue],
 ) -> AppResult<HashMap<String, (String, ClaimAnswer)>> {
     let mut statement = connection
         .prepare_cached(
@@ -86,8 +89,9 @@ fn earlier_refusals(
         .map_err(StoreError::from)?;
     let mut found = HashMap::new();
     for request in requests {
+        let key = request.refusal_key();
         let row: Option<(String, String)> = statement
-            .query_row(params![template_id, request.request_id], |row| {
+            .query_row(params![template_id, key], |row| {
                 Ok((row.get(0)?, row.get(1)?))
             })
             .optional()
@@ -99,7 +103,7 @@ fn earlier_refusals(
             table: "claim_requests",
             reason: e.to_string(),
         })?;
-        found.insert(request.request_id.clone(), (owner, answer));
+        found.insert(key, (owner, answer));
     }
     Ok(found)
 }
@@ -163,7 +167,7 @@ fn count(entry: &mut Held, template_id: &str, user: &str, row: HeldRow, day: i64
         counts.today += 1;
         counts.next_day_seq = counts.next_day_seq.max(row.day_seq.unwrap_or(0) + 1);
     }
-    let (Some(request), "claim") = (row.request_id, row.source.as_str()) else {
+    let (Some(request), Some(source)) = (row.request_id, Source::parse(&row.source)) else {
         return Ok(());
     };
     let coupon = ClaimedCoupon {
@@ -175,7 +179,7 @@ fn count(entry: &mut Held, template_id: &str, user: &str, row: HeldRow, day: i64
         // The first answer: the coupon as it was when claimed.
         state: CouponState::Available,
     };
-    entry.claimed.insert(request, coupon);
+    entry.claimed.insert((source, request), coupon);
     Ok(())
 }
 
@@ -190,8 +194,8 @@ fn write(
     let mut insert = connection
         .prepare_cached(
             "INSERT INTO coupons (code, template_id, user_id, state, valid_from, valid_until, face_value, \
-             source, request_id, user_seq, day, day_seq, created_at, bound_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'claim', ?8, ?9, ?10, ?11, ?12, ?12, ?12)",
+             source, request_id, user_seq, day, day_seq, created_at, bound_at, updated_at, campaign_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?13, ?14)",
         )
         .map_err(StoreError::from)?;
     for new in &decided.coupons {
@@ -204,11 +208,13 @@ fn write(
                 to_micros(new.coupon.valid_from),
                 to_micros(new.coupon.valid_until),
                 decided.face_value,
+                new.source.as_str(),
                 new.request_id,
                 new.user_seq,
                 decided.day,
                 decided.day.map(|_| new.day_seq),
                 now,
+                new.campaign_id,
             ])
             .map_err(StoreError::from)?;
     }
@@ -221,6 +227,13 @@ fn write(
     for (request_id, user_id, answer) in &decided.refusals {
         refuse
             .execute(params![record.id, request_id, user_id, answer, now])
+            .map_err(StoreError::from)?;
+    }
+    if !decided.events.is_empty() {
+        connection
+            .prepare_cached(outbox::OUTBOX_INSERT_SQL)
+            .map_err(StoreError::from)?
+            .execute(params![outbox::encode(&decided.events), now])
             .map_err(StoreError::from)?;
     }
     let issued = i64::try_from(decided.coupons.len()).unwrap_or(i64::MAX);

@@ -53,7 +53,9 @@ pub struct InboxCursor {
 
 /// The message `event` leaves in its user's inbox, if it leaves one.
 /// Locks are part of checkout and template or risk events concern staff,
-/// so they leave none.
+/// so they leave none; nor does a claim, whose result the user saw as they
+/// claimed (and a claim storm would write a message per coupon) — a
+/// coupon granted without asking does.
 pub fn message_for(event: &Event, time_zone: Tz) -> Option<Message> {
     let user_id = event.user_id.clone()?;
     let code = event.data_text("code").unwrap_or_default();
@@ -68,7 +70,7 @@ pub fn message_for(event: &Event, time_zone: Tz) -> Option<Message> {
         })
         .unwrap_or_default();
     let (title_zh, body_zh, title_en, body_en) = match event.kind.as_str() {
-        types::COUPON_GRANTED | types::COUPON_CLAIMED => (
+        types::COUPON_GRANTED => (
             "你获得了一张优惠券".to_owned(),
             format!("优惠券 {code} 已放入你的卡包。"),
             "You received a coupon".to_owned(),
