@@ -116,7 +116,8 @@ async fn template_steps_voids_and_releases_are_events() {
             [
                 "template.created",
                 "template.submitted",
-                "template.approved"
+                "template.approved",
+                "coupon.claimed"
             ],
             "{}",
             t.url
