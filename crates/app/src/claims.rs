@@ -14,8 +14,8 @@
 //! unique constraints on (template, user, user_seq) and (template, user,
 //! day, day_seq) are the last guard.
 
-mod batch;
-mod decide;
+pub(crate) mod batch;
+pub(crate) mod decide;
 mod native;
 
 use std::collections::HashMap;

@@ -62,6 +62,14 @@ pub enum AppError {
     CodeBatchNotFound(String),
     #[error("code batch {0} failed (its template ended); start a new batch")]
     CodeBatchFailed(String),
+    #[error("that is not a valid redemption code; check what was typed")]
+    CodeMalformed,
+    #[error("redemption code {0} does not exist")]
+    CodeNotFound(String),
+    #[error("redemption code {0} has already been used")]
+    CodeTaken(String),
+    #[error("grant rule {0} does not exist")]
+    RuleNotFound(String),
     #[error("webhook {0} does not exist")]
     WebhookNotFound(String),
     #[error("message {0} does not exist")]
@@ -170,6 +178,10 @@ impl AppError {
             AppError::CodeBatchNotFound(_) => "CODE_BATCH_NOT_FOUND",
             AppError::CodeBatchFailed(_) => "CODE_BATCH_FAILED",
             AppError::ApiKeyNotFound(_) => "API_KEY_NOT_FOUND",
+            AppError::CodeMalformed => "CODE_MALFORMED",
+            AppError::CodeNotFound(_) => "CODE_NOT_FOUND",
+            AppError::CodeTaken(_) => "CODE_ALREADY_USED",
+            AppError::RuleNotFound(_) => "GRANT_RULE_NOT_FOUND",
             AppError::WebhookNotFound(_) => "WEBHOOK_NOT_FOUND",
             AppError::MessageNotFound(_) => "MESSAGE_NOT_FOUND",
             AppError::TemplateNotUsable { .. } => "TEMPLATE_STATE",
@@ -183,16 +195,19 @@ impl AppError {
 
     pub fn kind(&self) -> ErrorKind {
         match self {
-            AppError::InvalidTemplate(_) | AppError::Invalid { .. } | AppError::Quote(_) => {
-                ErrorKind::Invalid
-            }
+            AppError::InvalidTemplate(_)
+            | AppError::Invalid { .. }
+            | AppError::Quote(_)
+            | AppError::CodeMalformed => ErrorKind::Invalid,
             AppError::TemplateNotFound(_)
             | AppError::CouponNotFound(_)
             | AppError::OrderNotFound(_)
             | AppError::CodeBatchNotFound(_)
             | AppError::ApiKeyNotFound(_)
             | AppError::WebhookNotFound(_)
-            | AppError::MessageNotFound(_) => ErrorKind::NotFound,
+            | AppError::MessageNotFound(_)
+            | AppError::CodeNotFound(_)
+            | AppError::RuleNotFound(_) => ErrorKind::NotFound,
             AppError::Forbidden(_) | AppError::SelfReview => ErrorKind::Forbidden,
             AppError::Lifecycle(_)
             | AppError::OrderState { .. }
@@ -200,6 +215,7 @@ impl AppError {
             | AppError::Claim { .. }
             | AppError::IdempotencyConflict { .. }
             | AppError::Conflict(_)
+            | AppError::CodeTaken(_)
             | AppError::CodeBatchFailed(_)
             | AppError::TemplateNotUsable { .. }
             | AppError::TotalLimit { .. }

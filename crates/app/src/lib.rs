@@ -13,11 +13,13 @@ pub mod claims;
 pub mod codes;
 pub mod coupons;
 mod error;
+pub mod exchange;
 pub mod expiry;
 pub mod ids;
 pub mod keys;
 pub mod notify;
 pub mod orders;
+pub mod rules;
 pub mod templates;
 pub mod verify;
 

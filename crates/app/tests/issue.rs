@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use couponflow_app::balances::Adjustment;
-use couponflow_core::template::BalanceKind;
 use couponflow_app::claims::{ClaimUser, Issue, Source};
 use couponflow_app::notify::Event;
 use couponflow_app::templates::Decision;
 use couponflow_app::{App, outbox};
+use couponflow_core::template::BalanceKind;
 use support::*;
 
 fn user(id: &str, tags: &[&str]) -> ClaimUser {
@@ -89,7 +89,12 @@ async fn a_grant_skips_the_claim_window_and_channel_but_not_the_audience_or_limi
         let claimed = app
             .issue(&id, issue(Source::Claim, user("u-1", &["vip"]), "r-1", 0))
             .await;
-        assert_eq!(claimed.unwrap_err().code(), "CLAIM_NOT_STARTED", "{}", t.url);
+        assert_eq!(
+            claimed.unwrap_err().code(),
+            "CLAIM_NOT_STARTED",
+            "{}",
+            t.url
+        );
 
         let granted = app
             .issue(&id, issue(Source::Grant, user("u-1", &["vip"]), "g-1", 0))
@@ -198,12 +203,13 @@ async fn exchanges_take_points_and_a_short_balance_refuses_only_that_claim() {
             .await;
         assert_eq!(first.is_ok(), again.is_ok());
         assert_eq!(points_of(&app, "payer").await, 20);
-        let coupons: i64 =
-            sqlx::query("SELECT COUNT(*) FROM coupons WHERE user_id = 'payer' AND source = 'exchange'")
-                .fetch_one(app.store().reader())
-                .await
-                .unwrap()
-                .get(0);
+        let coupons: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM coupons WHERE user_id = 'payer' AND source = 'exchange'",
+        )
+        .fetch_one(app.store().reader())
+        .await
+        .unwrap()
+        .get(0);
         assert_eq!(coupons, 2);
     }
 }
@@ -228,7 +234,12 @@ async fn every_issued_coupon_leaves_its_event_and_only_grants_reach_the_inbox() 
                 .map(|e| e.data["code"].as_str().unwrap().to_owned())
                 .collect()
         };
-        assert_eq!(of("coupon.claimed"), vec![claimed.code.clone()], "{}", t.url);
+        assert_eq!(
+            of("coupon.claimed"),
+            vec![claimed.code.clone()],
+            "{}",
+            t.url
+        );
         assert_eq!(of("coupon.granted"), vec![granted.code.clone()]);
         while app.dispatch_outbox().await.unwrap() > 0 {}
         let inbox = |user: &'static str| async move { app.messages(user, None, 50).await.unwrap() };

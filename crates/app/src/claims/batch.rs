@@ -373,7 +373,7 @@ fn decide_one(
 
 /// The calendar day of `now` in the deployment's time zone, as days since
 /// 1970-01-01 there.
-pub(super) fn local_day(now: DateTime<Utc>, zone: Tz) -> i64 {
+pub(crate) fn local_day(now: DateTime<Utc>, zone: Tz) -> i64 {
     i64::from(now.with_timezone(&zone).date_naive().num_days_from_ce()) - 719_163
 }
 
@@ -417,7 +417,7 @@ async fn earlier_refusals(
 
 /// What one user of the batch already holds of the template.
 #[derive(Debug, Default)]
-pub(super) struct Held {
+pub(crate) struct Held {
     pub counts: UserCounts,
     /// Coupons issued by (source, request id): a retry's first answer.
     pub claimed: HashMap<(Source, String), ClaimedCoupon>,
@@ -425,7 +425,7 @@ pub(super) struct Held {
 
 /// The users' coupons of the template, read through the per-user index:
 /// their counts against the limits and their claims by request id.
-async fn held_coupons(
+pub(crate) async fn held_coupons(
     connection: &mut AnyConnection,
     template_id: &str,
     users: &[String],

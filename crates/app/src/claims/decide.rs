@@ -12,7 +12,7 @@ use crate::templates::TemplateRecord;
 
 /// What one user holds of the template: ever, and on the claim's day.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct UserCounts {
+pub(crate) struct UserCounts {
     pub total: i64,
     pub next_seq: i64,
     pub today: i64,
@@ -33,19 +33,19 @@ impl Default for UserCounts {
 
 /// The template's counters within the batch.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Stock {
+pub(crate) struct Stock {
     pub issued: i64,
     pub generated: i64,
     pub budget_used: i64,
 }
 
-pub(super) type Refusal = (ClaimRefusal, String);
+pub(crate) type Refusal = (ClaimRefusal, String);
 
 /// Checks everything but the counters, in the order of §6.2.1. A grant
 /// (`source` not asked for by the user) skips the claim window and the
 /// channel: staff and rules may put an approved template's coupons in a
 /// wallet before its window opens.
-pub(super) fn admit(
+pub(crate) fn admit(
     record: &TemplateRecord,
     user: &ClaimUser,
     source: Source,
@@ -115,7 +115,7 @@ pub(super) fn admit(
 }
 
 /// The limits, in order: per user, per day, stock, budget.
-pub(super) fn within_limits(
+pub(crate) fn within_limits(
     record: &TemplateRecord,
     counts: &UserCounts,
     stock: &Stock,
@@ -171,7 +171,7 @@ fn in_audience(audience: &Audience, user: &ClaimUser) -> bool {
 }
 
 /// The coupon's own validity, computed at claim (SPEC §4.5).
-pub(super) fn validity_window(
+pub(crate) fn validity_window(
     validity: Option<&Validity>,
     now: DateTime<Utc>,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), Refusal> {

@@ -102,20 +102,25 @@ impl From<ClaimedCoupon> for ClaimedCouponView {
     }
 }
 
+impl From<ClaimUserBody> for ClaimUser {
+    fn from(user: ClaimUserBody) -> Self {
+        ClaimUser {
+            id: user.id,
+            tags: user.tags,
+            region: user.region,
+            new_user: user.new_user,
+            inactive_days: user.inactive_days,
+            channel: user.channel,
+        }
+    }
+}
+
 impl ClaimBody {
     fn into_request(self) -> Result<ClaimRequest, ApiError> {
         let context = serde_json::to_value(&self.context)
             .map_err(|error| ApiError::internal(format!("claim context: {error}")))?;
-        let user = self.user;
         Ok(ClaimRequest {
-            user: ClaimUser {
-                id: user.id,
-                tags: user.tags,
-                region: user.region,
-                new_user: user.new_user,
-                inactive_days: user.inactive_days,
-                channel: user.channel,
-            },
+            user: self.user.into(),
             request_id: self.request_id,
             context,
         })

@@ -22,6 +22,8 @@ mod docs;
 mod messages;
 mod order_views;
 mod orders;
+mod redemption;
+mod rules;
 mod template_views;
 mod templates;
 mod verifications;
@@ -62,6 +64,8 @@ pub const KEY_ISSUERS: &[Role] = &[Role::Admin];
 pub const ORDER_DRIVERS: &[Role] = &[Role::Admin, Role::Service];
 /// Who registers webhooks and reads their delivery logs.
 pub const WEBHOOK_ADMINS: &[Role] = &[Role::Admin];
+/// Who may post the mall's events that fire grant rules.
+pub const EVENT_SENDERS: &[Role] = &[Role::Admin, Role::Service];
 /// Staff who read every user's balances and ledgers (SPEC §7.7); the
 /// user themself reads their own.
 pub const BALANCE_READERS: &[Role] = &[Role::Admin, Role::Operator, Role::Finance, Role::Service];
@@ -89,6 +93,8 @@ pub fn v1_routes() -> ApiRouter<AppState> {
         .merge(verifications::routes())
         .merge(api_keys::routes())
         .merge(webhooks::routes())
+        .merge(rules::routes())
+        .merge(redemption::routes())
 }
 
 /// The whole service: the foundation routes, `/v1`, `/openapi.json` and the

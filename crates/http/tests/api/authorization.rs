@@ -181,6 +181,25 @@ fn table() -> Vec<Route> {
             "/v1/users/{user}/messages/{id}/read",
             FOR_ANY_USER,
         )),
+        with(
+            route(Method::POST, "/v1/grant-rules", EDITORS),
+            json!({"name": "matrix", "event_type": "user.registered", "templates": ["NOSUCHID"]}),
+        ),
+        route(Method::GET, "/v1/grant-rules", STAFF),
+        route(Method::GET, "/v1/grant-rules/{id}", STAFF),
+        with(
+            route(Method::PATCH, "/v1/grant-rules/{id}", EDITORS),
+            json!({"enabled": false}),
+        ),
+        with(
+            route(Method::POST, "/v1/events", ORDER_DRIVERS),
+            json!({"id": "matrix-1", "type": "user.registered", "user": {"id": "u-1"}}),
+        ),
+        own(with(
+            route(Method::POST, "/v1/codes/{code}/exchange", FOR_ANY_USER),
+            json!({"user": {"id": "u-1"}}),
+        )),
+        route(Method::GET, "/v1/code-failures/{subject}", STAFF),
     ]
 }
 
@@ -192,7 +211,8 @@ fn concrete(route: &Route) -> String {
         .replace("{user}", "u-1")
         .replace("{order}", "NOSUCHORDER")
         .replace("{product}", "NOSUCHPRODUCT")
-        .replace("{kind}", "points");
+        .replace("{kind}", "points")
+        .replace("{subject}", "user:u-1");
     match route.query {
         Some(query) => format!("{path}?{query}"),
         None => path,

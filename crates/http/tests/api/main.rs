@@ -15,5 +15,6 @@ mod notify;
 mod openapi;
 mod orders;
 mod pagination;
+mod rules;
 mod templates;
 mod verifications;
