@@ -11,7 +11,6 @@
 //! transaction committed after a later one's is never skipped.
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use sqlx::{AnyConnection, Row};
 
 use couponflow_store::sql::Params;
@@ -36,43 +35,77 @@ struct NewDelivery<'a> {
 }
 
 impl App {
-    /// Fans out the oldest outbox rows no unit has claimed yet, in one
-    /// unit; answers how many events they held (0: nothing was waiting).
+    /// Fans out the oldest outbox rows no unit has claimed yet; answers
+    /// how many events they held (0: nothing was waiting).
+    ///
+    /// The rows are read and decoded outside the write unit — a claim
+    /// batch's row holds hundreds of events, and decoding them inside would
+    /// hold the single writer (and every claim behind it) — then the unit
+    /// claims them and writes the fan-out of those it claimed.
     pub async fn dispatch_outbox(&self) -> AppResult<usize> {
         let (now, time_zone) = (self.now(), self.settings.time_zone);
+        let rows = sqlx::query(
+            "SELECT id, events FROM outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT $1",
+        )
+        .bind(OUTBOX_ROWS_PER_UNIT_MAX)
+        .fetch_all(self.store.reader())
+        .await
+        .map_err(StoreError::from)?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut decoded = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: i64 = row.try_get("id").map_err(StoreError::from)?;
+            let text: String = row.try_get("events").map_err(StoreError::from)?;
+            let events = outbox::decode(&text).unwrap_or_else(|error| {
+                // Retrying cannot mend the row, and keeping it would stop
+                // the dispatcher at it for good: it is logged and passed.
+                tracing::error!(outbox_id = id, %error, "skipping a corrupt outbox row");
+                Vec::new()
+            });
+            let messages: Vec<inbox::Message> = events
+                .iter()
+                .filter_map(|event| inbox::message_for(event, time_zone))
+                .collect();
+            decoded.push(Decoded {
+                id,
+                events,
+                messages,
+            });
+        }
         self.store
             .write(move |connection| {
-                Box::pin(async move { dispatch_unit(connection, now, time_zone).await })
+                Box::pin(async move { dispatch_unit(connection, decoded, now).await })
             })
             .await
     }
 }
 
+/// One outbox row, decoded, with the inbox messages its events leave.
+struct Decoded {
+    id: i64,
+    events: Vec<Event>,
+    messages: Vec<inbox::Message>,
+}
+
 async fn dispatch_unit(
     connection: &mut AnyConnection,
+    decoded: Vec<Decoded>,
     now: DateTime<Utc>,
-    time_zone: Tz,
 ) -> AppResult<usize> {
-    let rows = claim_rows(connection, now).await?;
+    let ids: Vec<i64> = decoded.iter().map(|row| row.id).collect();
+    let claimed = claim_rows(connection, &ids, now).await?;
+    let rows: Vec<Decoded> = decoded
+        .into_iter()
+        .filter(|row| claimed.contains(&row.id))
+        .collect();
     if rows.is_empty() {
         return Ok(0);
     }
-    let mut events = Vec::new();
-    for (id, text) in &rows {
-        match outbox::decode(text) {
-            Ok(decoded) => events.extend(decoded),
-            // Retrying cannot mend the row, and keeping it would stop the
-            // dispatcher at it for good: it is logged and passed.
-            Err(error) => tracing::error!(outbox_id = id, %error, "skipping a corrupt outbox row"),
-        }
-    }
     let hooks = webhooks::active(connection).await?;
-    let messages: Vec<inbox::Message> = events
-        .iter()
-        .filter_map(|event| inbox::message_for(event, time_zone))
-        .collect();
     let mut deliveries = Vec::new();
-    for event in &events {
+    for event in rows.iter().flat_map(|row| &row.events) {
         for webhook in hooks.iter().filter(|hook| hook.wants(&event.kind)) {
             let body =
                 serde_json::to_string(event).map_err(|e| StoreError::Other(e.to_string()))?;
@@ -83,36 +116,47 @@ async fn dispatch_unit(
             });
         }
     }
+    let messages: Vec<inbox::Message> = rows
+        .iter()
+        .flat_map(|row| row.messages.iter().cloned())
+        .collect();
     inbox::insert_all(connection, &messages).await?;
     insert_deliveries(connection, &deliveries, now).await?;
-    Ok(events.len())
+    Ok(rows.iter().map(|row| row.events.len()).sum())
 }
 
-/// Claims the oldest unclaimed rows: their ids and events, in id order.
+/// Claims those of `ids` no other unit has claimed: their ids. On
+/// PostgreSQL rows another node's unit holds are skipped, not waited for.
 async fn claim_rows(
     connection: &mut AnyConnection,
+    ids: &[i64],
     now: DateTime<Utc>,
-) -> AppResult<Vec<(i64, String)>> {
+) -> AppResult<Vec<i64>> {
     let skip_locked = match Backend::of(connection) {
         Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
-    let rows = sqlx::query(&format!(
-        "UPDATE outbox SET dispatched_at = $1 WHERE dispatched_at IS NULL AND id IN \
-         (SELECT id FROM outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT $2{skip_locked}) \
-         RETURNING id, events"
-    ))
-    .bind(to_micros(now))
-    .bind(OUTBOX_ROWS_PER_UNIT_MAX)
-    .fetch_all(&mut *connection)
-    .await
-    .map_err(StoreError::from)?;
-    let mut claimed = rows
+    let mut params = Params::for_connection(connection);
+    let at = params.next();
+    let sql = format!(
+        "UPDATE outbox SET dispatched_at = {at} WHERE dispatched_at IS NULL AND id IN \
+         (SELECT id FROM outbox WHERE dispatched_at IS NULL AND id IN ({}){skip_locked}) \
+         RETURNING id",
+        params.list(ids.len())
+    );
+    let mut query = sqlx::query(&sql).bind(to_micros(now));
+    for id in ids {
+        query = query.bind(*id);
+    }
+    let rows = query
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(StoreError::from)?;
+    Ok(rows
         .iter()
-        .map(|row| Ok((row.try_get("id")?, row.try_get("events")?)))
-        .collect::<Result<Vec<(i64, String)>, StoreError>>()?;
-    claimed.sort_by_key(|(id, _)| *id);
-    Ok(claimed)
+        .map(|row| row.try_get("id"))
+        .collect::<Result<Vec<i64>, _>>()
+        .map_err(StoreError::from)?)
 }
 
 async fn insert_deliveries(
