@@ -20,6 +20,7 @@ pub mod keys;
 pub mod notify;
 pub mod orders;
 pub mod rules;
+pub mod stats;
 pub mod templates;
 pub mod verify;
 

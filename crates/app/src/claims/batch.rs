@@ -341,6 +341,9 @@ fn issued_event(
     if let Some(campaign) = &request.campaign_id {
         data["campaign_id"] = serde_json::json!(campaign);
     }
+    if request.user.new_user {
+        data["new_user"] = serde_json::json!(true);
+    }
     Event::new(
         request.source.event(),
         now,

@@ -230,6 +230,7 @@ async fn add_to_counters(
         let template = templates::lock(connection, &batch.template_id).await?;
         ensure_usable(&template, now)?;
         ensure_within_total(&template, count)?;
+        crate::stats::add_generated(connection, &batch.template_id, count, now).await?;
     }
     let row = sqlx::query(&format!(
         "UPDATE code_batches SET generated = generated + $2, \

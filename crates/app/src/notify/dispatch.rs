@@ -19,7 +19,7 @@ use couponflow_store::{Backend, StoreError};
 
 use super::webhooks::{self, Webhook};
 use super::{Event, inbox, outbox};
-use crate::{App, AppResult, ids};
+use crate::{App, AppResult, ids, stats};
 
 /// Outbox rows one unit fans out at most. A claim batch's row can hold
 /// thousands of events, so this stays small.
@@ -68,10 +68,12 @@ impl App {
                 .iter()
                 .filter_map(|event| inbox::message_for(event, time_zone))
                 .collect();
+            let deltas = stats::deltas_of(&self.store, &events).await?;
             decoded.push(Decoded {
                 id,
                 events,
                 messages,
+                deltas,
             });
         }
         self.store
@@ -87,6 +89,8 @@ struct Decoded {
     id: i64,
     events: Vec<Event>,
     messages: Vec<inbox::Message>,
+    /// What its events add to the statistics' roll-ups.
+    deltas: stats::Deltas,
 }
 
 async fn dispatch_unit(
@@ -122,6 +126,11 @@ async fn dispatch_unit(
         .collect();
     inbox::insert_all(connection, &messages).await?;
     insert_deliveries(connection, &deliveries, now).await?;
+    let mut deltas = stats::Deltas::new();
+    for (key, counts) in rows.iter().flat_map(|row| &row.deltas) {
+        deltas.entry(key.clone()).or_default().add(counts);
+    }
+    stats::apply(connection, &deltas).await?;
     Ok(rows.iter().map(|row| row.events.len()).sum())
 }
 

@@ -24,6 +24,7 @@ mod order_views;
 mod orders;
 mod redemption;
 mod rules;
+mod stats;
 mod template_views;
 mod templates;
 mod verifications;
@@ -95,6 +96,7 @@ pub fn v1_routes() -> ApiRouter<AppState> {
         .merge(webhooks::routes())
         .merge(rules::routes())
         .merge(redemption::routes())
+        .merge(stats::routes())
 }
 
 /// The whole service: the foundation routes, `/v1`, `/openapi.json` and the

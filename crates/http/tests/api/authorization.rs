@@ -200,6 +200,10 @@ fn table() -> Vec<Route> {
             json!({"user": {"id": "u-1"}}),
         )),
         route(Method::GET, "/v1/code-failures/{subject}", STAFF),
+        route(Method::GET, "/v1/stats/templates/{id}", STAFF),
+        route(Method::GET, "/v1/stats/templates/{id}/series.csv", STAFF),
+        route(Method::GET, "/v1/stats/campaigns/{id}", STAFF),
+        route(Method::GET, "/v1/stats/issuers/{issuer}", STAFF),
     ]
 }
 
@@ -212,7 +216,8 @@ fn concrete(route: &Route) -> String {
         .replace("{order}", "NOSUCHORDER")
         .replace("{product}", "NOSUCHPRODUCT")
         .replace("{kind}", "points")
-        .replace("{subject}", "user:u-1");
+        .replace("{subject}", "user:u-1")
+        .replace("{issuer}", "platform");
     match route.query {
         Some(query) => format!("{path}?{query}"),
         None => path,
