@@ -38,7 +38,7 @@ pub fn routes() -> ApiRouter<AppState> {
 pub struct RangeQuery {
     /// Start of the range (RFC 3339), inclusive; the beginning when absent.
     pub from: Option<DateTime<Utc>>,
-    /// End of the range (RFC 3339), exclusive; now when absent.
+    /// End of the range (RFC 3339), exclusive; open when absent.
     pub until: Option<DateTime<Utc>>,
     /// `day` (calendar days in the deployment's time zone, the default) or `hour`.
     pub granularity: Option<String>,
@@ -169,9 +169,8 @@ impl From<Report> for StatsView {
 }
 
 async fn report(app: &App, scope: Scope, query: &RangeQuery) -> Result<Report, ApiError> {
-    let until = query.until.or(Some(app.now()));
     Ok(app
-        .stats(scope, query.from, until, query.granularity()?)
+        .stats(scope, query.from, query.until, query.granularity()?)
         .await?)
 }
 

@@ -16,5 +16,6 @@ mod openapi;
 mod orders;
 mod pagination;
 mod rules;
+mod stats;
 mod templates;
 mod verifications;
