@@ -320,3 +320,18 @@ async fn campaign_steps_write_their_events_to_the_outbox() {
         assert_eq!(ended.code(), "CAMPAIGN_STATE");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_campaign_can_be_renamed() {
+    for t in apps().await {
+        let app = &t.app;
+        let template = live_template(app, json!({})).await;
+        let campaign = running_campaign(app, json!([{"template": template}]), json!({})).await;
+        let mut body = app.campaign(&campaign).await.unwrap().campaign;
+        body.name = "双12（加场）".into();
+        let changed = app.update_campaign(&actor("ops"), &campaign, body).await;
+        let changed = changed.map_err(|e| format!("{e:?}")).unwrap();
+        assert_eq!((changed.campaign.name.as_str(), changed.version), ("双12（加场）", 3));
+        assert_eq!(changed.status_at(app.now()), CampaignStatus::Running, "{}", t.url);
+    }
+}

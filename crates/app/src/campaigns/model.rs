@@ -175,7 +175,9 @@ pub fn next(current: CampaignStatus, action: CampaignAction) -> Option<CampaignS
         (S::Scheduled | S::Running, A::Pause) => Some(S::Paused),
         (S::Paused, A::Resume) => Some(S::Scheduled),
         (S::Draft | S::Scheduled | S::Running | S::Paused, A::End) => Some(S::Ended),
-        (S::Draft | S::Scheduled | S::Running | S::Paused, A::Change) => Some(current),
+        // `running` is never stored: a running campaign is a scheduled one.
+        (S::Running, A::Change) => Some(S::Scheduled),
+        (S::Draft | S::Scheduled | S::Paused, A::Change) => Some(current),
         (S::Draft, A::Pause | A::Resume)
         | (S::Scheduled | S::Running, A::Schedule | A::Resume)
         | (S::Paused, A::Schedule | A::Pause)
@@ -449,6 +451,7 @@ mod tests {
         assert_eq!(next(S::Running, A::Schedule), None);
         assert_eq!(next(S::Ended, A::Resume), None);
         assert_eq!(next(S::Ended, A::Change), None);
+        assert_eq!(next(S::Running, A::Change), Some(S::Scheduled));
     }
 
     #[test]
