@@ -9,6 +9,7 @@
 mod centre;
 mod claim;
 pub mod model;
+mod validate;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -61,7 +62,8 @@ fn record_from_row(row: &sqlx::any::AnyRow) -> Result<CampaignRecord, StoreError
     Ok(CampaignRecord {
         id: row.try_get("id")?,
         campaign: serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?,
-        status: CampaignStatus::parse(&status).ok_or_else(|| corrupt(format!("status {status}")))?,
+        status: CampaignStatus::parse(&status)
+            .ok_or_else(|| corrupt(format!("status {status}")))?,
         version: row.try_get("version")?,
         created_by: row.try_get("created_by")?,
         created_at: from_micros(row.try_get("created_at")?)?,
@@ -123,7 +125,7 @@ async fn check_campaign(
     campaign: &Campaign,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    let mut problems = model::validate(campaign);
+    let mut problems = validate::validate(campaign);
     for (index, entry) in campaign.templates.iter().enumerate() {
         let field = format!("templates[{index}].template");
         let row = sqlx::query(&format!(
@@ -140,11 +142,15 @@ async fn check_campaign(
         };
         let status = templates::record_from_row(&row)?.status_at(now);
         if !matches!(status, TemplateStatus::Approved | TemplateStatus::Active) {
-            let why = format!("template {} is {}: only approved or active templates can be offered", entry.template, status.as_str());
+            let why = format!(
+                "template {} is {}: only approved or active templates can be offered",
+                entry.template,
+                status.as_str()
+            );
             problems.push((field, why));
         }
     }
-    match model::into_problems(problems) {
+    match validate::into_problems(problems) {
         Some(problems) => Err(AppError::InvalidCampaign(problems)),
         None => Ok(()),
     }
@@ -205,7 +211,11 @@ impl App {
     }
 
     /// Campaigns in id order after `after`.
-    pub async fn campaigns(&self, after: Option<&str>, limit: u32) -> AppResult<Vec<CampaignRecord>> {
+    pub async fn campaigns(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Vec<CampaignRecord>> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM campaigns WHERE id > $1 ORDER BY id LIMIT $2"
         ))
@@ -278,7 +288,10 @@ impl App {
                     if let Some(campaign) = replacement {
                         record.campaign = campaign;
                     }
-                    if matches!(action, CampaignAction::Schedule | CampaignAction::Resume | CampaignAction::Change) {
+                    if matches!(
+                        action,
+                        CampaignAction::Schedule | CampaignAction::Resume | CampaignAction::Change
+                    ) {
                         check_campaign(connection, &record.campaign, now).await?;
                     }
                     if action == CampaignAction::Schedule {

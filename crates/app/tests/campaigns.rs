@@ -124,7 +124,12 @@ async fn concurrent_campaign_claims_stop_exactly_at_stock_and_per_user() {
         .await
         .unwrap();
         let (count, campaigns, named): (i64, i64, String) = (row.get(0), row.get(1), row.get(2));
-        assert_eq!((count, campaigns, named), (200, 1, campaign.clone()), "{}", t.url);
+        assert_eq!(
+            (count, campaigns, named),
+            (200, 1, campaign.clone()),
+            "{}",
+            t.url
+        );
         assert_eq!(app.template(&template).await.unwrap().issued, 200);
     }
 }
@@ -224,15 +229,31 @@ async fn a_points_entry_debits_points_and_a_short_balance_refuses_only_that_clai
 async fn the_claim_centre_counts_stock_and_what_the_user_may_still_claim() {
     for t in apps().await {
         let app = &t.app;
-        let daily = live_template(app, json!({"total": 10, "per_user": 3, "per_user_per_day": 2})).await;
+        let daily = live_template(
+            app,
+            json!({"total": 10, "per_user": 3, "per_user_per_day": 2}),
+        )
+        .await;
         let open = live_template(app, json!({})).await;
         let entries = json!([{"template": daily}, {"template": open, "points": 50}]);
         let campaign = running_campaign(app, entries, json!({})).await;
         // Another campaign, which only vips see.
         let vip = live_template(app, json!({})).await;
-        running_campaign(app, json!([{"template": vip}]), json!({"audience": {"tags_any": ["vip"]}})).await;
+        running_campaign(
+            app,
+            json!([{"template": vip}]),
+            json!({"audience": {"tags_any": ["vip"]}}),
+        )
+        .await;
         // Others took 4 of the 10; u-1 takes 2 today.
-        for (user, request) in [("u-2", "a"), ("u-2", "b"), ("u-3", "c"), ("u-4", "d"), ("u-1", "e"), ("u-1", "f")] {
+        for (user, request) in [
+            ("u-2", "a"),
+            ("u-2", "b"),
+            ("u-3", "c"),
+            ("u-4", "d"),
+            ("u-1", "e"),
+            ("u-1", "f"),
+        ] {
             let claimed = app
                 .claim_through_campaign(&campaign, claim(&daily, user, request))
                 .await;
@@ -257,13 +278,21 @@ async fn the_claim_centre_counts_stock_and_what_the_user_may_still_claim() {
         t.clock.advance(chrono::Duration::days(1));
         let centre = app.claim_centre(&user).await.unwrap();
         let entry = &centre[0].entries[0];
-        assert_eq!((entry.remaining, entry.held_today, entry.may_claim), (Some(4), 0, Some(1)));
+        assert_eq!(
+            (entry.remaining, entry.held_today, entry.may_claim),
+            (Some(4), 0, Some(1))
+        );
         let vip_user = ClaimUser {
             id: "u-1".into(),
             tags: vec!["vip".into()],
             ..ClaimUser::default()
         };
-        assert_eq!(app.claim_centre(&vip_user).await.unwrap().len(), 2, "{}", t.url);
+        assert_eq!(
+            app.claim_centre(&vip_user).await.unwrap().len(),
+            2,
+            "{}",
+            t.url
+        );
     }
 }
 
@@ -284,7 +313,11 @@ fn a_percent_rollout_keeps_each_user_in_or_out_and_takes_about_its_share() {
         assert_eq!(first, model::in_rollout(Some(&rollout), "cmp_1", &user(n)));
         // Widening the rollout never drops anyone.
         if first {
-            assert!(model::in_rollout(Some(&Rollout::Percent { percent: 31 }), "cmp_1", &user(n)));
+            assert!(model::in_rollout(
+                Some(&Rollout::Percent { percent: 31 }),
+                "cmp_1",
+                &user(n)
+            ));
         }
     }
     let none = Rollout::Percent { percent: 0 };
@@ -310,13 +343,19 @@ async fn campaign_steps_write_their_events_to_the_outbox() {
             .iter()
             .flat_map(|row| {
                 let events: Vec<Value> = serde_json::from_str(&row.get::<String, _>(0)).unwrap();
-                events.into_iter().map(|e| e["type"].as_str().unwrap().to_owned())
+                events
+                    .into_iter()
+                    .map(|e| e["type"].as_str().unwrap().to_owned())
             })
             .filter(|kind| kind.starts_with("campaign."))
             .collect();
-        let expected = ["created", "scheduled", "paused", "resumed", "ended"].map(|a| format!("campaign.{a}"));
+        let expected =
+            ["created", "scheduled", "paused", "resumed", "ended"].map(|a| format!("campaign.{a}"));
         assert_eq!(kinds, expected, "{}", t.url);
-        let ended = app.end_campaign(&actor("ops"), &campaign).await.unwrap_err();
+        let ended = app
+            .end_campaign(&actor("ops"), &campaign)
+            .await
+            .unwrap_err();
         assert_eq!(ended.code(), "CAMPAIGN_STATE");
     }
 }
@@ -331,7 +370,15 @@ async fn a_running_campaign_can_be_renamed() {
         body.name = "双12（加场）".into();
         let changed = app.update_campaign(&actor("ops"), &campaign, body).await;
         let changed = changed.map_err(|e| format!("{e:?}")).unwrap();
-        assert_eq!((changed.campaign.name.as_str(), changed.version), ("双12（加场）", 3));
-        assert_eq!(changed.status_at(app.now()), CampaignStatus::Running, "{}", t.url);
+        assert_eq!(
+            (changed.campaign.name.as_str(), changed.version),
+            ("双12（加场）", 3)
+        );
+        assert_eq!(
+            changed.status_at(app.now()),
+            CampaignStatus::Running,
+            "{}",
+            t.url
+        );
     }
 }

@@ -116,6 +116,11 @@ async fn claim(app: &App, index: usize, template: &str) -> anyhow::Result<()> {
     };
     app.claim_through_campaign(CAMPAIGN_ID, request)
         .await
-        .with_context(|| format!("{} claiming {template} through {CAMPAIGN_ID}", user_id(index)))?;
+        .with_context(|| {
+            format!(
+                "{} claiming {template} through {CAMPAIGN_ID}",
+                user_id(index)
+            )
+        })?;
     Ok(())
 }

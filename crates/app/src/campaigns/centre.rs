@@ -145,9 +145,7 @@ fn centre_entry(
         let total = i64::try_from(total).unwrap_or(i64::MAX);
         (total - template.issued - template.generated).max(0)
     });
-    let per_user_left = limits
-        .per_user
-        .map(|max| (i64::from(max) - held).max(0));
+    let per_user_left = limits.per_user.map(|max| (i64::from(max) - held).max(0));
     let today_left = limits
         .per_user_per_day
         .map(|max| (i64::from(max) - held_today).max(0));

@@ -61,10 +61,16 @@ fn answer_result(answer: ClaimAnswer) -> AppResult<ClaimedCoupon> {
 fn check_ids(claim: &CampaignClaim) -> AppResult<()> {
     let request = &claim.request_id;
     if request.trim().is_empty() || request.len() > CLAIM_ID_LENGTH_MAX {
-        return Err(AppError::invalid("request_id", "must be 1 to 128 characters"));
+        return Err(AppError::invalid(
+            "request_id",
+            "must be 1 to 128 characters",
+        ));
     }
     if claim.user.id.len() > CLAIM_ID_LENGTH_MAX {
-        return Err(AppError::invalid("user.id", "must be at most 128 characters"));
+        return Err(AppError::invalid(
+            "user.id",
+            "must be at most 128 characters",
+        ));
     }
     Ok(())
 }
@@ -78,17 +84,23 @@ impl App {
     ) -> AppResult<ClaimedCoupon> {
         check_ids(&claim)?;
         let record = self.campaign(campaign_id).await?;
-        let entry = record.campaign.entry(&claim.template).cloned().ok_or_else(|| {
-            AppError::TemplateNotInCampaign {
+        let entry = record
+            .campaign
+            .entry(&claim.template)
+            .cloned()
+            .ok_or_else(|| AppError::TemplateNotInCampaign {
                 campaign_id: campaign_id.to_owned(),
                 template_id: claim.template.clone(),
-            }
-        })?;
+            })?;
         let points = entry.points.unwrap_or(0);
         let issue = Issue {
             user: claim.user.clone(),
             request_id: issue_request_id(campaign_id, &claim.request_id),
-            source: if points > 0 { Source::Exchange } else { Source::Claim },
+            source: if points > 0 {
+                Source::Exchange
+            } else {
+                Source::Claim
+            },
             campaign_id: Some(campaign_id.to_owned()),
             points,
         };
@@ -115,7 +127,8 @@ impl App {
             return answer_result(first);
         }
         let answer = ClaimAnswer::Refused { code, detail };
-        self.keep_campaign_refusal(campaign_id, &claim, &answer).await?;
+        self.keep_campaign_refusal(campaign_id, &claim, &answer)
+            .await?;
         answer_result(answer)
     }
 

@@ -13,10 +13,10 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
 
+use super::CLAIM_CENTRE_READERS;
 use super::campaign_views::{CentreCampaignView, ClaimCentreView};
 use super::claims::{ClaimContext, ClaimUserBody, ClaimedCouponView};
 use super::docs::{AuthProblems, BadRequestProblem};
-use super::CLAIM_CENTRE_READERS;
 use crate::auth::{Principal, require_role, require_user_access};
 use crate::error::{ApiError, Problem, codes};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -183,6 +183,9 @@ async fn claim_centre(
     let campaigns = app.claim_centre(&user).await?;
     Ok(ApiJson(ClaimCentreView {
         user_id: path.user,
-        campaigns: campaigns.into_iter().map(CentreCampaignView::from).collect(),
+        campaigns: campaigns
+            .into_iter()
+            .map(CentreCampaignView::from)
+            .collect(),
     }))
 }
