@@ -332,6 +332,9 @@ async fn campaign_steps_write_their_events_to_the_outbox() {
         let app = &t.app;
         let template = live_template(app, json!({})).await;
         let campaign = running_campaign(app, json!([{"template": template}]), json!({})).await;
+        app.claim_through_campaign(&campaign, claim(&template, "u-1", "r-1"))
+            .await
+            .unwrap();
         app.pause_campaign(&actor("ops"), &campaign).await.unwrap();
         app.resume_campaign(&actor("ops"), &campaign).await.unwrap();
         app.end_campaign(&actor("ops"), &campaign).await.unwrap();
@@ -349,6 +352,13 @@ async fn campaign_steps_write_their_events_to_the_outbox() {
             })
             .filter(|kind| kind.starts_with("campaign."))
             .collect();
+        let claimed: Vec<Value> = rows
+            .iter()
+            .flat_map(|row| serde_json::from_str::<Vec<Value>>(&row.get::<String, _>(0)).unwrap())
+            .filter(|event| event["type"] == "coupon.claimed")
+            .collect();
+        assert_eq!(claimed.len(), 1, "{}", t.url);
+        assert_eq!(claimed[0]["data"]["campaign_id"], campaign.as_str());
         let expected =
             ["created", "scheduled", "paused", "resumed", "ended"].map(|a| format!("campaign.{a}"));
         assert_eq!(kinds, expected, "{}", t.url);

@@ -589,3 +589,73 @@ async fn the_claim_centre_shows_what_the_user_may_still_claim() {
         bad.expect_problem(400, "BAD_QUERY");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_claims_over_http_stop_exactly_at_stock_with_no_user_above_the_limit() {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    for server in servers().await {
+        let limits = json!({"limits": {"total": 200, "per_user": 2}});
+        let template = server
+            .active_template(&template_with("秒杀券", limits))
+            .await;
+        let campaign = running(
+            &server,
+            &campaign_json(json!([{"template": template}]), json!({})),
+        )
+        .await;
+        let url = server.url(&format!("/v1/campaigns/{campaign}/claims"));
+        let client = reqwest::Client::new();
+        let gate = Arc::new(tokio::sync::Semaphore::new(64));
+        let mut calls = tokio::task::JoinSet::new();
+        // 1,000 claims from 300 users; the first 400 from 50 users asking eight times.
+        for n in 0..1_000 {
+            let user = format!("u-{}", if n < 400 { n % 50 } else { n % 300 });
+            let body =
+                json!({"template": template, "user": {"id": user}, "request_id": format!("r-{n}")});
+            let (client, url, gate) = (client.clone(), url.clone(), gate.clone());
+            calls.spawn(async move {
+                let _permit = gate.acquire().await.expect("the gate");
+                let answer = client
+                    .post(url)
+                    .bearer_auth(ADMIN_KEY)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("an answer");
+                let status = answer.status().as_u16();
+                let body: Value = answer.json().await.expect("JSON");
+                (user, status, body)
+            });
+        }
+        let mut per_user: HashMap<String, usize> = HashMap::new();
+        let mut codes: HashMap<String, usize> = HashMap::new();
+        while let Some(done) = calls.join_next().await {
+            let (user, status, body) = done.expect("the call ran");
+            let code = match status {
+                201 => "OK".to_owned(),
+                _ => body["code"].as_str().unwrap_or("?").to_owned(),
+            };
+            if status == 201 {
+                *per_user.entry(user).or_default() += 1;
+            }
+            *codes.entry(code).or_default() += 1;
+        }
+        assert_eq!(
+            codes.get("OK"),
+            Some(&200),
+            "{}: {codes:?}",
+            server.database
+        );
+        let refused: usize = ["SOLD_OUT", "PER_USER_LIMIT"]
+            .iter()
+            .filter_map(|c| codes.get(*c))
+            .sum();
+        assert_eq!(refused, 800, "{}: {codes:?}", server.database);
+        assert!(per_user.values().all(|&n| n <= 2), "{}", server.database);
+        let read = server
+            .get(&format!("/v1/templates/{template}"), ADMIN_KEY)
+            .await;
+        assert_eq!(read.expect(200)["issued"], 200, "{}", server.database);
+    }
+}
