@@ -50,6 +50,21 @@ pub enum AppError {
     Transition(#[from] TransitionError),
     #[error("{0}")]
     Quote(#[from] QuoteError),
+    #[error("the campaign is invalid: {0}")]
+    InvalidCampaign(Problems),
+    #[error("campaign {0} does not exist")]
+    CampaignNotFound(String),
+    #[error("campaign {id} is {status}: it cannot be {action}")]
+    CampaignState {
+        id: String,
+        status: &'static str,
+        action: &'static str,
+    },
+    #[error("template {template_id} is not offered by campaign {campaign_id}")]
+    TemplateNotInCampaign {
+        campaign_id: String,
+        template_id: String,
+    },
     #[error("{detail}")]
     Claim { code: ClaimRefusal, detail: String },
     #[error("this key cannot act on {0}")]
@@ -171,6 +186,10 @@ impl AppError {
             AppError::Quote(QuoteError::UnknownCoupon { .. }) => "UNKNOWN_COUPON",
             AppError::Quote(QuoteError::CannotSelect { .. }) => "CANNOT_SELECT",
             AppError::Quote(QuoteError::BadInput { .. }) => "VALIDATION_FAILED",
+            AppError::InvalidCampaign(_) => "INVALID_CAMPAIGN",
+            AppError::CampaignNotFound(_) => "CAMPAIGN_NOT_FOUND",
+            AppError::CampaignState { .. } => "CAMPAIGN_STATE",
+            AppError::TemplateNotInCampaign { .. } => "TEMPLATE_NOT_IN_CAMPAIGN",
             AppError::Claim { code, .. } => code.code(),
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::IdempotencyConflict { .. } => "IDEMPOTENCY_CONFLICT",
@@ -196,10 +215,13 @@ impl AppError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             AppError::InvalidTemplate(_)
+            | AppError::InvalidCampaign(_)
+            | AppError::TemplateNotInCampaign { .. }
             | AppError::Invalid { .. }
             | AppError::Quote(_)
             | AppError::CodeMalformed => ErrorKind::Invalid,
             AppError::TemplateNotFound(_)
+            | AppError::CampaignNotFound(_)
             | AppError::CouponNotFound(_)
             | AppError::OrderNotFound(_)
             | AppError::CodeBatchNotFound(_)
@@ -210,6 +232,7 @@ impl AppError {
             | AppError::RuleNotFound(_) => ErrorKind::NotFound,
             AppError::Forbidden(_) | AppError::SelfReview => ErrorKind::Forbidden,
             AppError::Lifecycle(_)
+            | AppError::CampaignState { .. }
             | AppError::OrderState { .. }
             | AppError::Transition(_)
             | AppError::Claim { .. }

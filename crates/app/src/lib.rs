@@ -8,6 +8,7 @@
 
 pub mod background;
 pub mod balances;
+pub mod campaigns;
 pub mod checkout;
 pub mod claims;
 pub mod codes;

@@ -8,6 +8,9 @@
 //! would drive them; nothing is written around them. Running it again on a
 //! database that holds the demo changes nothing and says so.
 
+#[path = "demo_campaign.rs"]
+mod campaign;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -124,6 +127,8 @@ pub struct DemoSummary {
     pub code_batch: Option<(String, u64)>,
     /// Users with a balance: (user, points, wallet in fen).
     pub balances: Vec<(String, i64, i64)>,
+    /// The running campaign and the claims made through it.
+    pub campaign: Option<campaign::DemoCampaign>,
 }
 
 impl fmt::Display for DemoSummary {
@@ -195,6 +200,13 @@ impl fmt::Display for DemoSummary {
         }
         if let Some((id, generated)) = &self.code_batch {
             writeln!(f, "  code batch: {id}, {generated} unbound codes")?;
+        }
+        if let Some(c) = &self.campaign {
+            writeln!(
+                f,
+                "  campaign: {} {} ({}), {} templates, {} claims through it ({} for points)",
+                c.id, c.name, c.status, c.templates, c.claims, c.points_claims
+            )?;
         }
         for (user, points, wallet) in &self.balances {
             writeln!(
@@ -367,6 +379,7 @@ pub async fn load(app: &App) -> anyhow::Result<DemoSummary> {
         .context("generating the code batch")?;
     summary.code_batch = Some((batch.id, batch.generated));
 
+    summary.campaign = Some(campaign::load(app, &staff).await?);
     summary.balances = balances(app, &staff).await?;
 
     // Last: its presence tells a later run that the load finished.

@@ -71,6 +71,9 @@ pub mod codes {
         UNAVAILABLE = (SERVICE_UNAVAILABLE, "The service is unavailable");
         TEMPLATE_NOT_FOUND = (NOT_FOUND, "No such template");
         CAMPAIGN_NOT_FOUND = (NOT_FOUND, "No such campaign");
+        CAMPAIGN_STATE = (CONFLICT, "The campaign's status does not allow this");
+        INVALID_CAMPAIGN = (UNPROCESSABLE_ENTITY, "The campaign breaks a rule");
+        TEMPLATE_NOT_IN_CAMPAIGN = (UNPROCESSABLE_ENTITY, "The campaign does not offer this template");
         COUPON_NOT_FOUND = (NOT_FOUND, "No such coupon");
         INSUFFICIENT_BALANCE = (CONFLICT, "The balance is too low for this debit");
     }

@@ -17,6 +17,12 @@ pub const COUPON_RETURNED: &str = "coupon.returned";
 pub const COUPON_EXPIRING: &str = "coupon.expiring";
 pub const COUPON_EXPIRED: &str = "coupon.expired";
 pub const COUPON_VOIDED: &str = "coupon.voided";
+pub const CAMPAIGN_CREATED: &str = "campaign.created";
+pub const CAMPAIGN_CHANGED: &str = "campaign.changed";
+pub const CAMPAIGN_SCHEDULED: &str = "campaign.scheduled";
+pub const CAMPAIGN_PAUSED: &str = "campaign.paused";
+pub const CAMPAIGN_RESUMED: &str = "campaign.resumed";
+pub const CAMPAIGN_ENDED: &str = "campaign.ended";
 pub const RISK_ALERT: &str = "risk.alert";
 
 /// Every event type a webhook may name, besides the patterns `*` and
@@ -39,6 +45,12 @@ pub const TYPES: &[&str] = &[
     "template.paused",
     "template.resumed",
     "template.ended",
+    CAMPAIGN_CREATED,
+    CAMPAIGN_CHANGED,
+    CAMPAIGN_SCHEDULED,
+    CAMPAIGN_PAUSED,
+    CAMPAIGN_RESUMED,
+    CAMPAIGN_ENDED,
     RISK_ALERT,
 ];
 

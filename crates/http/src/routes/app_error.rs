@@ -35,7 +35,23 @@ impl From<AppError> for ApiError {
                     problem.with_field_error(broken.field.clone(), broken.reason.clone())
                 })
             }
+            AppError::InvalidCampaign(problems) => {
+                problems.list().iter().fold(problem, |problem, broken| {
+                    problem.with_field_error(broken.field.clone(), broken.reason.clone())
+                })
+            }
             AppError::Invalid { field, reason } => problem.with_field_error(field, reason),
+            AppError::CampaignNotFound(id) => problem.with_extension("campaign", id),
+            AppError::CampaignState { id, status, action } => problem
+                .with_extension("campaign", id)
+                .with_extension("campaign_status", status)
+                .with_extension("action", action),
+            AppError::TemplateNotInCampaign {
+                campaign_id,
+                template_id,
+            } => problem
+                .with_extension("campaign", campaign_id)
+                .with_extension("template", template_id),
             AppError::TemplateNotFound(id) => problem.with_extension("template", id),
             AppError::CouponNotFound(code) => problem.with_extension("coupon", code),
             AppError::OrderNotFound(id) => problem.with_extension("order", id),

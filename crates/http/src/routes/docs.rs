@@ -153,3 +153,24 @@ pub fn select_schema() -> impl Into<RefOr<Schema>> {
         .build();
     Schema::OneOf(one_of)
 }
+
+pub fn campaign_status_schema() -> impl Into<RefOr<Schema>> {
+    string_enum(&["draft", "scheduled", "running", "paused", "ended"])
+}
+
+/// The codes a claim can be refused with (SPEC §6.2.1).
+pub fn claim_refusal_schema() -> impl Into<RefOr<Schema>> {
+    let mut schema = string_enum(&[
+        "TEMPLATE_NOT_ACTIVE",
+        "CLAIM_NOT_STARTED",
+        "CLAIM_ENDED",
+        "NOT_IN_AUDIENCE",
+        "CHANNEL",
+        "PER_USER_LIMIT",
+        "PER_DAY_LIMIT",
+        "SOLD_OUT",
+        "BUDGET_EXHAUSTED",
+    ]);
+    schema.description = Some("Why a claim now would be refused; absent when it would not".into());
+    schema
+}

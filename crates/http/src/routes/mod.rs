@@ -11,6 +11,9 @@ mod api_keys;
 mod app_error;
 mod balances;
 mod body;
+mod campaign_claims;
+mod campaign_views;
+mod campaigns;
 mod cart_body;
 mod checkout;
 mod checkout_views;
@@ -53,6 +56,16 @@ pub const REVIEWERS: &[Role] = &[Role::Admin, Role::Reviewer, Role::Finance];
 pub const OPERATIONS_REVIEWERS: &[Role] = &[Role::Admin, Role::Reviewer];
 /// Who reviews the finance step of a template (SPEC §4.9).
 pub const FINANCE_REVIEWERS: &[Role] = &[Role::Admin, Role::Finance];
+/// Staff who create and change campaigns and drive their life cycle.
+pub const CAMPAIGN_EDITORS: &[Role] = &[Role::Admin, Role::Operator];
+/// Who reads any user's claim centre; the user themself reads their own.
+pub const CLAIM_CENTRE_READERS: &[Role] = &[
+    Role::Admin,
+    Role::Operator,
+    Role::Reviewer,
+    Role::Finance,
+    Role::Service,
+];
 /// Staff who void coupons.
 pub const COUPON_VOIDERS: &[Role] = &[Role::Admin, Role::Operator];
 /// Staff who start code batches and follow their progress.
@@ -88,6 +101,8 @@ pub fn v1_routes() -> ApiRouter<AppState> {
         .merge(messages::routes())
         .merge(balances::routes())
         .merge(claims::routes())
+        .merge(campaigns::routes())
+        .merge(campaign_claims::routes())
         .merge(code_batches::routes())
         .merge(checkout::routes())
         .merge(orders::routes())

@@ -22,6 +22,7 @@ const VERIFIERS: &[&str] = &["admin", "operator", "merchant", "partner"];
 const CODE_BATCH_EXPORTERS: &[&str] = &["admin", "operator", "partner"];
 const BALANCE_READERS: &[&str] = &["admin", "operator", "finance", "service"];
 const BALANCE_ADJUSTERS: &[&str] = &["admin", "finance"];
+const CLAIM_CENTRE_READERS: &[&str] = &["admin", "operator", "reviewer", "finance", "service"];
 
 /// One route: how to call it, as documented, and who may.
 struct Route {
@@ -100,6 +101,29 @@ fn table() -> Vec<Route> {
             "/v1/code-batches/{id}/codes.csv",
             CODE_BATCH_EXPORTERS,
         ),
+        with(
+            route(Method::POST, "/v1/campaigns", EDITORS),
+            json!({"name": "m", "starts_at": "2026-12-01T00:00:00Z", "ends_at": "2026-12-31T00:00:00Z"}),
+        ),
+        route(Method::GET, "/v1/campaigns", STAFF),
+        route(Method::GET, "/v1/campaigns/{id}", STAFF),
+        with(
+            route(Method::PATCH, "/v1/campaigns/{id}", EDITORS),
+            json!({"name": "m", "starts_at": "2026-12-01T00:00:00Z", "ends_at": "2026-12-31T00:00:00Z"}),
+        ),
+        route(Method::POST, "/v1/campaigns/{id}/schedule", EDITORS),
+        route(Method::POST, "/v1/campaigns/{id}/pause", EDITORS),
+        route(Method::POST, "/v1/campaigns/{id}/resume", EDITORS),
+        route(Method::POST, "/v1/campaigns/{id}/end", EDITORS),
+        own(with(
+            route(Method::POST, "/v1/campaigns/{id}/claims", FOR_ANY_USER),
+            json!({"template": "t-1", "user": {"id": "u-1"}, "request_id": "matrix-1"}),
+        )),
+        own(route(
+            Method::GET,
+            "/v1/users/{user}/claim-centre",
+            CLAIM_CENTRE_READERS,
+        )),
         route(Method::GET, "/v1/coupons/{code}", STAFF),
         route(Method::POST, "/v1/coupons/{code}/void", EDITORS),
         own(with(

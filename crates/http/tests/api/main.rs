@@ -6,6 +6,7 @@
 mod api_keys;
 mod authorization;
 mod balances;
+mod campaigns;
 mod checkout;
 mod claims;
 mod code_batches;
