@@ -20,6 +20,8 @@ pub enum ErrorKind {
     Conflict,
     /// Try again later (503).
     Unavailable,
+    /// Too many attempts; try again after a while (429).
+    TooMany,
     /// A bug or a broken database (500).
     Internal,
 }
@@ -83,6 +85,11 @@ pub enum AppError {
     CodeNotFound(String),
     #[error("redemption code {0} has already been used")]
     CodeTaken(String),
+    #[error("too many wrong codes from {subject}; try again in {retry_after_secs} s")]
+    CodeAttemptsExceeded {
+        subject: String,
+        retry_after_secs: i64,
+    },
     #[error("grant rule {0} does not exist")]
     RuleNotFound(String),
     #[error("webhook {0} does not exist")]
@@ -200,6 +207,7 @@ impl AppError {
             AppError::CodeMalformed => "CODE_MALFORMED",
             AppError::CodeNotFound(_) => "CODE_NOT_FOUND",
             AppError::CodeTaken(_) => "CODE_ALREADY_USED",
+            AppError::CodeAttemptsExceeded { .. } => "CODE_ATTEMPTS_EXCEEDED",
             AppError::RuleNotFound(_) => "GRANT_RULE_NOT_FOUND",
             AppError::WebhookNotFound(_) => "WEBHOOK_NOT_FOUND",
             AppError::MessageNotFound(_) => "MESSAGE_NOT_FOUND",
@@ -243,6 +251,7 @@ impl AppError {
             | AppError::TemplateNotUsable { .. }
             | AppError::TotalLimit { .. }
             | AppError::InsufficientBalance { .. } => ErrorKind::Conflict,
+            AppError::CodeAttemptsExceeded { .. } => ErrorKind::TooMany,
             AppError::Write(_) => ErrorKind::Internal,
             AppError::Store(StoreError::Busy | StoreError::Unavailable(_)) => {
                 ErrorKind::Unavailable

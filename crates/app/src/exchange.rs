@@ -55,6 +55,8 @@ impl App {
         if user.id.trim().is_empty() || user.id.len() > crate::claims::CLAIM_ID_LENGTH_MAX {
             return Err(AppError::invalid("user.id", "must be 1 to 128 characters"));
         }
+        let subjects = subjects(&user.id, ip);
+        self.check_cooldown(&subjects).await?;
         let normalised = code::normalise(typed);
         let well_formed = typed.len() <= TYPED_CODE_MAX && code::plausible(&normalised).is_ok();
         let outcome = match well_formed {
@@ -66,7 +68,7 @@ impl App {
             outcome,
             Err(AppError::CodeMalformed | AppError::CodeNotFound(_) | AppError::CodeTaken(_))
         ) {
-            self.count_failure(&user.id, ip).await?;
+            self.count_failure(subjects).await?;
         }
         outcome
     }
@@ -96,30 +98,59 @@ impl App {
             .await
     }
 
-    async fn count_failure(&self, user_id: &str, ip: Option<&str>) -> AppResult<()> {
+    /// Refuses a subject past today's failure limit until its cool-down
+    /// (counted from its last failure) is over.
+    async fn check_cooldown(&self, subjects: &[String]) -> AppResult<()> {
+        let limit = self.settings.code_failures_limit;
+        let cooldown = self.settings.code_cooldown_secs;
+        let now = to_micros(self.clock.now());
+        for subject in subjects {
+            let failures = self.code_failures(subject).await?;
+            let Some(last_at) = failures.last_at else {
+                continue;
+            };
+            let waited = (now - to_micros(last_at)) / 1_000_000;
+            if failures.today >= limit && waited < cooldown {
+                return Err(AppError::CodeAttemptsExceeded {
+                    subject: subject.clone(),
+                    retry_after_secs: cooldown - waited,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts a failed attempt for each subject; the attempt that reaches
+    /// the limit also raises `risk.alert`, in the same unit.
+    async fn count_failure(&self, subjects: Vec<String>) -> AppResult<()> {
         let now = self.clock.now();
         let day = local_day(now, self.settings.time_zone);
-        let mut subjects = vec![format!("user:{user_id}")];
-        if let Some(ip) = ip.filter(|ip| !ip.is_empty() && ip.len() <= 64) {
-            subjects.push(format!("ip:{ip}"));
-        }
+        let limit = self.settings.code_failures_limit;
         self.store
             .write(move |connection| {
                 Box::pin(async move {
+                    let mut alerts = Vec::new();
                     for subject in &subjects {
-                        sqlx::query(
+                        let failures: i64 = sqlx::query(
                             "INSERT INTO code_failures (subject, day, failures, last_at) VALUES ($1, $2, 1, $3) \
                              ON CONFLICT (subject, day) DO UPDATE SET failures = code_failures.failures + 1, \
-                             last_at = excluded.last_at",
+                             last_at = excluded.last_at RETURNING failures",
                         )
                         .bind(subject)
                         .bind(day)
                         .bind(to_micros(now))
-                        .execute(&mut *connection)
+                        .fetch_one(&mut *connection)
                         .await
+                        .map_err(StoreError::from)?
+                        .try_get("failures")
                         .map_err(StoreError::from)?;
+                        if failures == limit {
+                            let data = serde_json::json!({"rule": "code_guessing", "subject": subject,
+                                                          "failures": failures, "limit": limit});
+                            alerts.push(Event::new(crate::notify::events::RISK_ALERT, now, None, data));
+                        }
                     }
-                    Ok(())
+                    outbox::append(connection, &alerts).await
                 })
             })
             .await
@@ -147,6 +178,15 @@ impl App {
             last_at: last_at.map(from_micros).transpose()?,
         })
     }
+}
+
+/// Whose failures an attempt counts: the user's, and the address's.
+fn subjects(user_id: &str, ip: Option<&str>) -> Vec<String> {
+    let mut subjects = vec![format!("user:{user_id}")];
+    if let Some(ip) = ip.filter(|ip| !ip.is_empty() && ip.len() <= 64) {
+        subjects.push(format!("ip:{ip}"));
+    }
+    subjects
 }
 
 /// The exchange's unit: decide under the template's lock, then bind.

@@ -46,6 +46,11 @@ pub struct Settings {
     pub time_zone: Tz,
     /// Webhook retries and timeouts, the jobs' interval, the reminders' lead time.
     pub notify: notify::NotifySettings,
+    /// Failed redemption-code attempts a user or an IP address may make in
+    /// a local day before they are refused for `code_cooldown_secs`
+    /// (SPEC §11.5).
+    pub code_failures_limit: i64,
+    pub code_cooldown_secs: i64,
 }
 
 impl Default for Settings {
@@ -54,6 +59,8 @@ impl Default for Settings {
             finance_review_threshold_minor: 10_000_000,
             time_zone: chrono_tz::Asia::Shanghai,
             notify: notify::NotifySettings::default(),
+            code_failures_limit: 20,
+            code_cooldown_secs: 900,
         }
     }
 }

@@ -28,11 +28,16 @@ pub fn at(text: &str) -> DateTime<Utc> {
 /// One app on a fresh database for every back end available, the clock at
 /// 2026-12-05 12:00 UTC.
 pub async fn apps() -> Vec<TestApp> {
+    apps_with(Settings::default()).await
+}
+
+/// [`apps`] with other settings.
+pub async fn apps_with(settings: Settings) -> Vec<TestApp> {
     let mut apps = Vec::new();
     for url in fresh_urls().await.expect("test databases") {
         let store = Arc::new(fresh_store(&url).await.expect("migrated store"));
         let clock = Arc::new(FixedClock::new(at("2026-12-05T12:00:00Z")));
-        let app = App::new(store, clock.clone(), Settings::default());
+        let app = App::new(store, clock.clone(), settings.clone());
         apps.push(TestApp { app, clock, url });
     }
     apps

@@ -22,6 +22,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Forbidden => StatusCode::FORBIDDEN,
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::TooMany => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -76,6 +77,9 @@ impl From<AppError> for ApiError {
                 }
             }
             AppError::ApiKeyNotFound(id) => problem.with_extension("api_key", id),
+            AppError::CodeAttemptsExceeded {
+                retry_after_secs, ..
+            } => problem.with_extension("retry_after_secs", retry_after_secs),
             AppError::WebhookNotFound(id) => problem.with_extension("webhook", id),
             AppError::MessageNotFound(id) => problem.with_extension("message", id),
             AppError::CodeBatchNotFound(id) | AppError::CodeBatchFailed(id) => {
