@@ -63,13 +63,19 @@ case "$database_url" in
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1], timeout=60)
 db.execute("PRAGMA journal_mode=WAL")
-db.execute("""
-  WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $coupons)
-  INSERT INTO coupons (code, template_id, user_id, state, valid_from, valid_until, face_value, source,
-                       request_id, user_seq, created_at, bound_at, updated_at)
-  SELECT printf('B%011d', i), '$template', 'u-' || i, CASE WHEN i % 3 = 0 THEN 'redeemed' ELSE 'available' END,
-         $start + i * $step, $start + i * $step + 2592000000000, 500, 'claim', 'r-' || i, 1,
-         $start + i * $step, $start + i * $step, $start + i * $step FROM n""")
+chunk = 1000000
+for first in range(0, $coupons, chunk):
+    last = min(first + chunk, $coupons)
+    db.execute(f"""
+      WITH RECURSIVE n(i) AS (SELECT {first} UNION ALL SELECT i + 1 FROM n WHERE i + 1 < {last})
+      INSERT INTO coupons (code, template_id, user_id, state, valid_from, valid_until, face_value, source,
+                           request_id, user_seq, created_at, bound_at, updated_at)
+      SELECT printf('B%011d', i), '$template', 'u-' || i, CASE WHEN i % 3 = 0 THEN 'redeemed' ELSE 'available' END,
+             $start + i * $step, $start + i * $step + 2592000000000, 500, 'claim', 'r-' || i, 1,
+             $start + i * $step, $start + i * $step, $start + i * $step FROM n""")
+    db.commit()
+    # One chunk's WAL at a time, so the file does not grow to the whole load.
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 db.execute("""$load_sql_common""")
 db.commit()
 EOF

@@ -17,6 +17,7 @@
 pub(crate) mod batch;
 pub(crate) mod decide;
 mod native;
+mod risk;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -142,6 +143,55 @@ impl Source {
     }
 }
 
+/// What the risk rules look at (SPEC §11.4): who is claiming, as the mall
+/// sees them. Every field optional; a template that caps a field refuses a
+/// claim that does not carry it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RiskContext {
+    #[serde(default)]
+    pub device_id: Option<String>,
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub address_hash: Option<String>,
+    #[serde(default)]
+    pub payment_account: Option<String>,
+}
+
+impl RiskContext {
+    /// The fields of a claim's `context` (others, such as the captcha
+    /// token, are not this struct's).
+    pub fn from_value(value: &serde_json::Value) -> RiskContext {
+        let text = |field: &str| {
+            value
+                .get(field)
+                .and_then(|v| v.as_str())
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        RiskContext {
+            device_id: text("device_id"),
+            ip: text("ip"),
+            phone: text("phone"),
+            address_hash: text("address_hash"),
+            payment_account: text("payment_account"),
+        }
+    }
+
+    pub fn get(&self, key: couponflow_core::template::risk::RiskKey) -> Option<&str> {
+        use couponflow_core::template::risk::RiskKey;
+        match key {
+            RiskKey::DeviceId => self.device_id.as_deref(),
+            RiskKey::Ip => self.ip.as_deref(),
+            RiskKey::Phone => self.phone.as_deref(),
+            RiskKey::AddressHash => self.address_hash.as_deref(),
+            RiskKey::PaymentAccount => self.payment_account.as_deref(),
+        }
+    }
+}
+
 /// One coupon to issue through its template's batcher: a claim, a grant,
 /// an exchange. Every way of issuing a template's coupons goes through the
 /// same batcher, so the limits hold across all of them.
@@ -158,12 +208,15 @@ pub struct Issue {
     /// Points the coupon costs (§6.2.5), taken from the user's points
     /// balance in the batch's unit; 0 for a free coupon.
     pub points: i64,
+    /// Who is claiming, for the template's anti-fraud caps.
+    pub context: RiskContext,
 }
 
 impl Issue {
     /// A plain claim from the template (`POST /v1/templates/{id}/claims`).
     pub fn claim(request: ClaimRequest) -> Issue {
         Issue {
+            context: RiskContext::from_value(&request.context),
             user: request.user,
             request_id: request.request_id,
             source: Source::Claim,

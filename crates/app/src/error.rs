@@ -140,6 +140,9 @@ pub enum ClaimRefusal {
     Channel,
     /// Outside the campaign's gray release (§6.1).
     NotInRollout,
+    /// An anti-fraud cap of the template (§11.4): per device, IP, phone,
+    /// address or payment account.
+    RiskLimit,
     PerUserLimit,
     PerDayLimit,
     SoldOut,
@@ -160,6 +163,7 @@ impl ClaimRefusal {
             ClaimRefusal::NotInAudience => "NOT_IN_AUDIENCE",
             ClaimRefusal::Channel => "CHANNEL",
             ClaimRefusal::NotInRollout => "NOT_IN_ROLLOUT",
+            ClaimRefusal::RiskLimit => "RISK_LIMIT",
             ClaimRefusal::PerUserLimit => "PER_USER_LIMIT",
             ClaimRefusal::PerDayLimit => "PER_DAY_LIMIT",
             ClaimRefusal::SoldOut => "SOLD_OUT",

@@ -557,6 +557,7 @@ impl App {
                     source: Source::Rule,
                     campaign_id: None,
                     points: 0,
+                    context: Default::default(),
                 },
             )
         }))

@@ -174,6 +174,34 @@ async fn save(connection: &mut AnyConnection, record: &TemplateRecord) -> AppRes
     Ok(())
 }
 
+/// Pauses an active template in the caller's unit — the claims-per-minute
+/// breaker's step (SPEC §11.3), recorded with the actor `system:risk`;
+/// staff resume it as any pause.
+pub(crate) async fn pause_by_breaker(
+    connection: &mut AnyConnection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let mut record = lock(connection, id).await?;
+    if record.status_at(now) != TemplateStatus::Active {
+        return Ok(());
+    }
+    record.status = TemplateStatus::Paused;
+    record.version += 1;
+    record.updated_at = now;
+    save(connection, &record).await?;
+    let reason = "claims per minute reached the breaker's level";
+    record_event(
+        connection,
+        &record,
+        "paused",
+        &Actor("system:risk".into()),
+        now,
+        Some(reason),
+    )
+    .await
+}
+
 /// Records a step of a template's life in its history and, as
 /// `template.<action>`, in the outbox.
 async fn record_event(

@@ -34,6 +34,7 @@ fn issue(source: Source, user: ClaimUser, request_id: &str, points: i64) -> Issu
         source,
         campaign_id: None,
         points,
+        context: Default::default(),
     }
 }
 

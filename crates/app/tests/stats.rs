@@ -32,6 +32,7 @@ async fn issue(
         source,
         campaign_id: campaign.map(str::to_owned),
         points: 0,
+        context: Default::default(),
     };
     app.issue(template, request).await.unwrap().code
 }

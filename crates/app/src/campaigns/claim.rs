@@ -103,6 +103,7 @@ impl App {
             },
             campaign_id: Some(campaign_id.to_owned()),
             points,
+            context: crate::claims::RiskContext::from_value(&claim.context),
         };
         if let Some(first) = self.campaign_refusal(campaign_id, &claim).await? {
             return answer_result(first);

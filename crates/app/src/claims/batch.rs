@@ -27,6 +27,7 @@ use couponflow_store::time::{from_micros, to_micros};
 use couponflow_store::{Backend, Store, StoreError};
 
 use super::decide::{self, Refusal, Stock, UserCounts};
+use super::risk::RiskState;
 use super::{CLAIM_BATCH_MAX, ClaimAnswer, ClaimedCoupon, Issue, Pending, Source};
 use crate::balances::ledger;
 use crate::notify::{Event, outbox};
@@ -52,6 +53,9 @@ pub(super) async fn run(
     mut receiver: mpsc::Receiver<Pending>,
 ) {
     let mut waiting = Vec::with_capacity(CLAIM_BATCH_MAX);
+    // Learnt from a native unit that found risk rules on the template:
+    // those batches take the sqlx unit.
+    let mut sqlx_only = false;
     while receiver.recv_many(&mut waiting, CLAIM_BATCH_MAX).await > 0 {
         let batch: Vec<Pending> = std::mem::take(&mut waiting);
         let requests: Vec<Issue> = batch.iter().map(|p| p.issue.clone()).collect();
@@ -59,21 +63,31 @@ pub(super) async fn run(
         let now = clock.now();
         // Points are taken through the balances' ledger, which speaks sqlx:
         // a batch with an exchange in it runs as an sqlx unit.
-        let native = store.native_writes() && requests.iter().all(|r| r.points == 0);
-        let outcome = if native {
-            store
-                .write_native(move |connection| {
-                    super::native::decide_batch(connection, &id, requests, now, zone)
-                })
-                .await
-        } else {
-            store
-                .write(move |connection| {
-                    Box::pin(
-                        async move { decide_batch(connection, &id, requests, now, zone).await },
-                    )
-                })
-                .await
+        let native = !sqlx_only && store.native_writes() && requests.iter().all(|r| r.points == 0);
+        let native_outcome = match native {
+            true => {
+                let (id, requests) = (id.clone(), requests.clone());
+                store
+                    .write_native(move |connection| {
+                        super::native::decide_batch(connection, &id, requests, now, zone)
+                    })
+                    .await
+            }
+            false => Ok(None),
+        };
+        let outcome = match native_outcome {
+            Ok(Some(answers)) => Ok(answers),
+            Err(error) => Err(error),
+            Ok(None) => {
+                sqlx_only |= native;
+                store
+                    .write(move |connection| {
+                        Box::pin(
+                            async move { decide_batch(connection, &id, requests, now, zone).await },
+                        )
+                    })
+                    .await
+            }
         };
         match outcome {
             Ok(answers) => {
@@ -108,6 +122,7 @@ pub(super) struct Loaded {
     pub earlier: HashMap<String, (String, ClaimAnswer)>,
     pub held: HashMap<String, Held>,
     pub points: HashMap<String, i64>,
+    pub risk: RiskState,
 }
 
 /// What a batch decided: every caller's answer, and what to write.
@@ -116,8 +131,11 @@ pub(super) struct Decided {
     pub coupons: Vec<NewCoupon>,
     /// New refusals to store, once per key: (refusal key, user id, answer JSON).
     pub refusals: Vec<(String, String, String)>,
-    /// `coupon.claimed` / `coupon.granted`, one per new coupon, for the outbox.
+    /// `coupon.claimed` / `coupon.granted`, one per new coupon, and the
+    /// risk alerts, for the outbox.
     pub events: Vec<Event>,
+    /// The risk counters' additions, and whether the breaker paused.
+    pub risk: RiskState,
     pub face_value: i64,
     /// The claim's local day, when the template has a daily limit (the
     /// daily guard's columns are set only then, so other templates'
@@ -157,11 +175,21 @@ async fn decide_batch(
         .into_iter()
         .collect();
     let points = points_balances(connection, &payers).await?;
+    let risk = super::risk::load(
+        connection,
+        template_id,
+        &record.template.get().risk,
+        &requests,
+        day,
+        now,
+    )
+    .await?;
     let loaded = Loaded {
         record,
         earlier,
         held,
         points,
+        risk,
     };
     let (record, decided) = decide_all(loaded, &requests, now, zone)?;
     write_coupons(
@@ -181,6 +209,10 @@ async fn decide_batch(
         ledger::debit_points_for_exchange(connection, user, new.points, &key, &actor, now).await?;
     }
     outbox::append(connection, &decided.events).await?;
+    decided.risk.write(connection, template_id).await?;
+    if decided.risk.paused {
+        templates::pause_by_breaker(connection, template_id, now).await?;
+    }
     bump_counters(
         connection,
         template_id,
@@ -204,7 +236,9 @@ pub(super) fn decide_all(
         earlier,
         mut held,
         mut points,
+        mut risk,
     } = loaded;
+    let rules = record.template.get().risk.clone();
     let mut stock = Stock {
         issued: record.issued,
         generated: record.generated,
@@ -238,13 +272,22 @@ pub(super) fn decide_all(
         }
         let counts = &mut user.counts;
         let balance = points.get(&request.user.id).copied().unwrap_or(0);
-        let decision = decide_one(&record, request, counts, &stock, face_value, now)
-            .and_then(|coupon| pay(request, balance).map(|()| coupon));
+        let decision = decide_one(
+            &record,
+            request,
+            counts,
+            &stock,
+            face_value,
+            now,
+            |request| risk.admit(&rules, request),
+        )
+        .and_then(|coupon| pay(request, balance).map(|()| coupon));
         let answer = match decision {
             Ok(coupon) => {
                 if request.points > 0 {
                     points.insert(request.user.id.clone(), balance - request.points);
                 }
+                risk.accept(&rules, request, &record.id, now);
                 events.push(issued_event(&coupon, request, face_value, now));
                 counts.total += 1;
                 counts.today += 1;
@@ -274,11 +317,13 @@ pub(super) fn decide_all(
     }
     let refusals = new_refusals(requests, &refused)?;
     let daily = record.template.get().limits.per_user_per_day.is_some();
+    events.append(&mut risk.alerts);
     let decided = Decided {
         answers,
         coupons,
         refusals,
         events,
+        risk,
         face_value,
         day: daily.then(|| local_day(now, zone)),
     };
@@ -359,8 +404,11 @@ fn decide_one(
     stock: &Stock,
     face_value: i64,
     now: DateTime<Utc>,
+    risk: impl FnOnce(&Issue) -> Result<(), Refusal>,
 ) -> Result<ClaimedCoupon, Refusal> {
+    // §6.2.1's order: the template's own checks, risk, the limits.
     decide::admit(record, &request.user, request.source, now)?;
+    risk(request)?;
     decide::within_limits(record, counts, stock, face_value)?;
     let (valid_from, valid_until) =
         decide::validity_window(record.template.get().validity.as_ref(), now)?;

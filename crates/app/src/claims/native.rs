@@ -21,17 +21,22 @@ use crate::templates::{COLUMNS, TemplateRecord, TemplateRow};
 use crate::{AppError, AppResult};
 
 /// Decides every claim of the batch, in arrival order, and writes them.
-/// Batches that take points run as sqlx units instead (see `batch::run`).
+/// Batches that take points run as sqlx units instead (see `batch::run`),
+/// and so do those of a template with risk rules: this answers `None` for
+/// them, having written nothing.
 pub(super) fn decide_batch(
     connection: &Connection,
     template_id: &str,
     requests: Vec<Issue>,
     now: DateTime<Utc>,
     zone: Tz,
-) -> AppResult<Vec<ClaimAnswer>> {
+) -> AppResult<Option<Vec<ClaimAnswer>>> {
     // The writer is SQLite's only one: reading the row inside its
     // transaction is the lock.
     let record = read_template(connection, template_id)?;
+    if !record.template.get().risk.is_empty() {
+        return Ok(None);
+    }
     let earlier = earlier_refusals(connection, template_id, &requests)?;
     let held = held_coupons(
         connection,
@@ -44,10 +49,11 @@ pub(super) fn decide_batch(
         earlier,
         held,
         points: HashMap::new(),
+        risk: Default::default(),
     };
     let (record, decided) = decide_all(loaded, &requests, now, zone)?;
     write(connection, &record, &decided, now)?;
-    Ok(decided.answers)
+    Ok(Some(decided.answers))
 }
 
 fn read_template(connection: &Connection, template_id: &str) -> AppResult<TemplateRecord> {

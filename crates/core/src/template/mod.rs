@@ -9,6 +9,7 @@
 
 mod benefit;
 pub mod lifecycle;
+pub mod risk;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -50,6 +51,9 @@ pub struct Template {
     pub issuer: Issuer,
     #[serde(default)]
     pub return_policy: ReturnPolicy,
+    /// Anti-fraud caps and rate thresholds (SPEC §11); none by default.
+    #[serde(default, skip_serializing_if = "risk::Risk::is_empty")]
+    pub risk: risk::Risk,
 }
 
 /// Which order lines a coupon can discount (§4.3).

@@ -234,6 +234,7 @@ pub(super) fn validate(template: &Template) -> Result<(), Problems> {
     checker.list("channels", &template.channels);
     terms::check_validity(&mut checker, template);
     terms::check_limits(&mut checker, template);
+    terms::check_risk(&mut checker, template);
     terms::check_stacking(&mut checker, template);
     terms::check_issuer(&mut checker, &template.issuer);
     checker.finish()

@@ -55,6 +55,36 @@ pub(super) fn check_validity(checker: &mut Checker, template: &Template) {
     }
 }
 
+/// Caps of at least 1, one per (key, period); thresholds of at least 1,
+/// the alert below the pause.
+pub(super) fn check_risk(checker: &mut Checker, template: &Template) {
+    let risk = &template.risk;
+    for (i, cap) in risk.claim_caps.iter().enumerate() {
+        let field = format!("risk.claim_caps[{i}]");
+        checker.check(cap.max >= 1, &format!("{field}.max"), "must be at least 1");
+        let repeated = risk.claim_caps[..i]
+            .iter()
+            .any(|other| other.by == cap.by && other.per == cap.per);
+        checker.check(!repeated, &field, "caps this key and period twice");
+    }
+    if let Some(rate) = &risk.claims_per_minute {
+        for (name, level) in [("alert", rate.alert), ("pause", rate.pause)] {
+            checker.check(
+                level != Some(0),
+                &format!("risk.claims_per_minute.{name}"),
+                "must be at least 1",
+            );
+        }
+        if let (Some(alert), Some(pause)) = (rate.alert, rate.pause) {
+            checker.check(
+                alert <= pause,
+                "risk.claims_per_minute.alert",
+                "must not be above the pause level",
+            );
+        }
+    }
+}
+
 pub(super) fn check_limits(checker: &mut Checker, template: &Template) {
     let limits = &template.limits;
     let at_least_one = "must be at least 1 (leave it out for no limit)";
