@@ -121,6 +121,21 @@ where
         self
     }
 
+    /// A layer around the routes added so far (as `axum::Router::layer`).
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+        L::Service: tower::Service<axum::extract::Request> + Clone + Send + Sync + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Response:
+            axum::response::IntoResponse + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Error:
+            Into<std::convert::Infallible> + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
+    {
+        self.inner = self.inner.layer(layer);
+        self
+    }
+
     /// Routes of `other` under `prefix` (e.g. `/v1`).
     pub fn nest(mut self, prefix: &str, other: ApiRouter<S>) -> Self {
         let prefix_trimmed = prefix.trim_end_matches('/');

@@ -9,6 +9,7 @@
 
 mod api_keys;
 mod app_error;
+mod audit;
 mod balances;
 mod body;
 mod campaign_claims;
@@ -112,12 +113,14 @@ pub fn v1_routes() -> ApiRouter<AppState> {
         .merge(rules::routes())
         .merge(redemption::routes())
         .merge(stats::routes())
+        .merge(audit::routes())
 }
 
 /// The whole service: the foundation routes, `/v1`, `/openapi.json` and the
 /// standard layers, over `state`.
 pub fn service_app(state: AppState, limits: &RequestLimits) -> crate::App {
-    crate::build_app(v1_routes(), state, limits)
+    let layer = axum::middleware::from_fn_with_state(state.clone(), audit::record);
+    crate::build_app(v1_routes().layer(layer), state, limits)
 }
 
 /// Who the use cases record as acting: `key:<id>` or `user:<id>`.

@@ -228,6 +228,7 @@ fn table() -> Vec<Route> {
         route(Method::GET, "/v1/stats/templates/{id}/series.csv", STAFF),
         route(Method::GET, "/v1/stats/campaigns/{id}", STAFF),
         route(Method::GET, "/v1/stats/issuers/{issuer}", STAFF),
+        route(Method::GET, "/v1/audit-log", &["admin", "finance"]),
     ]
 }
 

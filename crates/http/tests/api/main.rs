@@ -4,6 +4,7 @@
 //! HTTP. One binary, so it links once.
 
 mod api_keys;
+mod audit;
 mod authorization;
 mod balances;
 mod campaigns;
