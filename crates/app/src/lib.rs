@@ -14,6 +14,7 @@ pub mod codes;
 pub mod coupons;
 mod error;
 pub mod expiry;
+pub mod grants;
 pub mod ids;
 pub mod keys;
 pub mod notify;
@@ -71,6 +72,7 @@ pub struct App {
     pub(crate) settings: Settings,
     pub(crate) claims: claims::ClaimEngine,
     pub(crate) orders: orders::OrderEngine,
+    pub(crate) grants: grants::GrantRunner,
 }
 
 impl App {
@@ -81,6 +83,7 @@ impl App {
             settings,
             claims: claims::ClaimEngine::default(),
             orders: orders::OrderEngine::default(),
+            grants: grants::GrantRunner::default(),
         }
     }
 

@@ -22,6 +22,7 @@ const VERIFIERS: &[&str] = &["admin", "operator", "merchant", "partner"];
 const CODE_BATCH_EXPORTERS: &[&str] = &["admin", "operator", "partner"];
 const BALANCE_READERS: &[&str] = &["admin", "operator", "finance", "service"];
 const BALANCE_ADJUSTERS: &[&str] = &["admin", "finance"];
+const SEGMENT_WRITERS: &[&str] = &["admin", "operator", "service"];
 
 /// One route: how to call it, as documented, and who may.
 struct Route {
@@ -99,6 +100,24 @@ fn table() -> Vec<Route> {
             Method::GET,
             "/v1/code-batches/{id}/codes.csv",
             CODE_BATCH_EXPORTERS,
+        ),
+        with(
+            route(Method::POST, "/v1/grants", EDITORS),
+            json!({"template": "NOSUCHTEMPLATE", "users": ["u-1"]}),
+        ),
+        route(Method::GET, "/v1/grants", STAFF),
+        route(Method::GET, "/v1/grants/{id}", STAFF),
+        route(Method::GET, "/v1/grants/{id}/results", STAFF),
+        route(Method::GET, "/v1/grants/{id}/results.csv", STAFF),
+        with(
+            route(Method::PUT, "/v1/segments/{tag}/members", SEGMENT_WRITERS),
+            json!({"users": ["u-1"]}),
+        ),
+        route(Method::GET, "/v1/segments/{tag}", SEGMENT_WRITERS),
+        route(
+            Method::DELETE,
+            "/v1/segments/{tag}/members/{user}",
+            SEGMENT_WRITERS,
         ),
         route(Method::GET, "/v1/coupons/{code}", STAFF),
         route(Method::POST, "/v1/coupons/{code}/void", EDITORS),
@@ -192,7 +211,8 @@ fn concrete(route: &Route) -> String {
         .replace("{user}", "u-1")
         .replace("{order}", "NOSUCHORDER")
         .replace("{product}", "NOSUCHPRODUCT")
-        .replace("{kind}", "points");
+        .replace("{kind}", "points")
+        .replace("{tag}", "matrix-tag");
     match route.query {
         Some(query) => format!("{path}?{query}"),
         None => path,

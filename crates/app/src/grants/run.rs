@@ -1,0 +1,347 @@
+//! The grant runner: one grant at a time per node, one chunk at a time.
+//!
+//! A round leases the oldest open grant that nobody else holds (its own
+//! first: `lease_holder` is this node), with `FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL so nodes never queue on each other's rows, reads the next
+//! [`GRANT_CHUNK_USERS`] users after the cursor, issues their coupons
+//! concurrently (so the template's batcher decides them in full batches),
+//! and records the outcomes, counters and new cursor in one unit — only
+//! where the lease is still this node's and the cursor still where the
+//! chunk started. A node that dies leaves its lease to expire after
+//! [`GRANT_LEASE_SECS`]; the next holder issues the unrecorded chunk again
+//! and the batcher replays each coupon already issued (the request id is
+//! `{grant}:{user}`), so the job finishes with every user granted once.
+
+use chrono::{DateTime, Duration, Utc};
+use futures::future::join_all;
+use sqlx::{AnyConnection, Row};
+use tokio::sync::Mutex;
+
+use couponflow_store::sql::Params;
+use couponflow_store::time::to_micros;
+use couponflow_store::{Backend, StoreError};
+
+use super::{GRANT_COLUMNS, Grant, Outcome, grant_from_row};
+use crate::claims::{ClaimUser, ClaimedCoupon, Issue, Source};
+use crate::{App, AppError, AppResult, ClaimRefusal, ids};
+
+/// Users one chunk issues concurrently and records in one unit.
+pub const GRANT_CHUNK_USERS: usize = 1_000;
+/// How long a lease lasts without a recorded chunk. Every chunk renews it;
+/// a node that stops renewing (it died) loses the grant to another node
+/// this long after its last chunk.
+pub const GRANT_LEASE_SECS: i64 = 10;
+/// Rows per `UPDATE … FROM (VALUES …)` of outcomes (4 parameters each).
+const UPDATE_ROWS_MAX: usize = 500;
+
+/// This node's identity as a lease holder, and the guard that keeps its
+/// rounds one at a time.
+pub struct GrantRunner {
+    holder: String,
+    round: Mutex<()>,
+}
+
+impl Default for GrantRunner {
+    fn default() -> Self {
+        GrantRunner {
+            holder: ids::new_id("node"),
+            round: Mutex::new(()),
+        }
+    }
+}
+
+/// One user's outcome in a chunk.
+struct Decided {
+    position: i64,
+    outcome: Outcome,
+    reason: Option<&'static str>,
+    coupon_code: Option<String>,
+}
+
+/// A chunk's counters.
+#[derive(Default)]
+struct Counts {
+    granted: i64,
+    limit_reached: i64,
+    sold_out: i64,
+    budget_exhausted: i64,
+    not_in_audience: i64,
+    failed: i64,
+}
+
+impl App {
+    /// Works open grants until none is left to this node; answers the
+    /// chunks recorded. Another call already running on this node makes
+    /// this one answer 0 at once.
+    pub async fn run_grants(&self) -> AppResult<usize> {
+        let Ok(_round) = self.grants.round.try_lock() else {
+            return Ok(0);
+        };
+        let mut chunks = 0;
+        while let Some(grant) = self.lease_grant().await? {
+            self.run_grant_chunk(&grant).await?;
+            chunks += 1;
+        }
+        Ok(chunks)
+    }
+
+    /// Leases the oldest open grant this node may work: its own, an
+    /// unleased one, or one whose lease expired.
+    async fn lease_grant(&self) -> AppResult<Option<Grant>> {
+        let now = self.now();
+        let holder = self.grants.holder.clone();
+        self.store
+            .write(move |connection| {
+                Box::pin(async move { lease_unit(connection, &holder, now).await })
+            })
+            .await
+    }
+
+    async fn run_grant_chunk(&self, grant: &Grant) -> AppResult<()> {
+        let users = self.next_users(grant).await?;
+        let ids: Vec<String> = users.iter().map(|(_, user)| user.clone()).collect();
+        let mut tags = self.user_tags(&ids).await?;
+        let issues = users.iter().map(|(position, user)| {
+            let issue = Issue {
+                user: ClaimUser {
+                    id: user.clone(),
+                    tags: tags.remove(user).unwrap_or_default(),
+                    ..ClaimUser::default()
+                },
+                request_id: format!("{}:{user}", grant.id),
+                source: Source::Grant,
+                campaign_id: None,
+                points: 0,
+            };
+            async move { (*position, self.issue(&grant.template_id, issue).await) }
+        });
+        let mut decided = Vec::with_capacity(users.len());
+        for (position, answer) in join_all(issues).await {
+            decided.push(decide(position, answer)?);
+        }
+        let (now, holder) = (self.now(), self.grants.holder.clone());
+        let (id, from) = (grant.id.clone(), grant.processed);
+        self.store
+            .write(move |connection| {
+                Box::pin(
+                    async move { record_unit(connection, &id, &holder, from, &decided, now).await },
+                )
+            })
+            .await
+    }
+
+    /// The users after the grant's cursor, in order.
+    async fn next_users(&self, grant: &Grant) -> AppResult<Vec<(i64, String)>> {
+        let rows = sqlx::query(
+            "SELECT position, user_id FROM grant_users WHERE grant_id = $1 AND position > $2 \
+             ORDER BY position LIMIT $3",
+        )
+        .bind(&grant.id)
+        .bind(i64::try_from(grant.processed).unwrap_or(i64::MAX))
+        .bind(GRANT_CHUNK_USERS as i64)
+        .fetch_all(self.store.reader())
+        .await
+        .map_err(StoreError::from)?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("position")?, row.try_get("user_id")?)))
+            .collect::<Result<_, StoreError>>()
+            .map_err(AppError::from)
+    }
+}
+
+/// What one issue's answer means for the grant. A store error is not an
+/// outcome: the chunk is not recorded and is issued again next round.
+fn decide(position: i64, answer: AppResult<ClaimedCoupon>) -> AppResult<Decided> {
+    let (outcome, reason, coupon_code) = match answer {
+        Ok(coupon) => (Outcome::Granted, None, Some(coupon.code)),
+        Err(AppError::Claim { code, .. }) => {
+            let outcome = match code {
+                ClaimRefusal::PerUserLimit
+                | ClaimRefusal::PerDayLimit
+                | ClaimRefusal::SoldOut
+                | ClaimRefusal::BudgetExhausted
+                | ClaimRefusal::NotInAudience => Outcome::Skipped,
+                ClaimRefusal::UserUnknown
+                | ClaimRefusal::CampaignNotRunning
+                | ClaimRefusal::TemplateNotActive
+                | ClaimRefusal::ClaimNotStarted
+                | ClaimRefusal::ClaimEnded
+                | ClaimRefusal::Channel
+                | ClaimRefusal::NotInRollout
+                | ClaimRefusal::NoValidity
+                | ClaimRefusal::InsufficientPoints => Outcome::Failed,
+            };
+            (outcome, Some(code.code()), None)
+        }
+        Err(error @ AppError::Store(_)) => return Err(error),
+        Err(error) => (Outcome::Failed, Some(error.code()), None),
+    };
+    Ok(Decided {
+        position,
+        outcome,
+        reason,
+        coupon_code,
+    })
+}
+
+impl Counts {
+    fn of(decided: &[Decided]) -> Counts {
+        let mut counts = Counts::default();
+        for user in decided {
+            let counter = match (user.outcome, user.reason) {
+                (Outcome::Granted, _) => &mut counts.granted,
+                (Outcome::Skipped, Some("PER_USER_LIMIT" | "PER_DAY_LIMIT")) => {
+                    &mut counts.limit_reached
+                }
+                (Outcome::Skipped, Some("SOLD_OUT")) => &mut counts.sold_out,
+                (Outcome::Skipped, Some("BUDGET_EXHAUSTED")) => &mut counts.budget_exhausted,
+                (Outcome::Skipped, _) => &mut counts.not_in_audience,
+                (Outcome::Failed, _) => &mut counts.failed,
+            };
+            *counter += 1;
+        }
+        counts
+    }
+}
+
+async fn lease_unit(
+    connection: &mut AnyConnection,
+    holder: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Option<Grant>> {
+    let skip_locked = match Backend::of(connection) {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let free =
+        "status <> 'done' AND (lease_holder = $1 OR lease_until IS NULL OR lease_until < $3)";
+    let row = sqlx::query(&format!(
+        "UPDATE grants SET lease_holder = $1, lease_until = $2, status = 'running', \
+         started_at = COALESCE(started_at, $3) \
+         WHERE {free} AND id IN (SELECT id FROM grants WHERE {free} \
+         ORDER BY created_at, id LIMIT 1{skip_locked}) RETURNING {GRANT_COLUMNS}"
+    ))
+    .bind(holder)
+    .bind(to_micros(now + Duration::seconds(GRANT_LEASE_SECS)))
+    .bind(to_micros(now))
+    .fetch_optional(&mut *connection)
+    .await
+    .map_err(StoreError::from)?;
+    Ok(row.as_ref().map(grant_from_row).transpose()?)
+}
+
+/// Records a chunk: counters and cursor first, guarded by the lease and
+/// the cursor the chunk started from (a node that lost its lease records
+/// nothing), then each user's outcome.
+async fn record_unit(
+    connection: &mut AnyConnection,
+    grant_id: &str,
+    holder: &str,
+    from: u64,
+    decided: &[Decided],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let counts = Counts::of(decided);
+    let from = i64::try_from(from).unwrap_or(i64::MAX);
+    let to = from + decided.len() as i64;
+    let updated = sqlx::query(
+        "UPDATE grants SET processed = $1, granted = granted + $2, \
+         skipped_limit_reached = skipped_limit_reached + $3, \
+         skipped_sold_out = skipped_sold_out + $4, \
+         skipped_budget_exhausted = skipped_budget_exhausted + $5, \
+         skipped_not_in_audience = skipped_not_in_audience + $6, failed = failed + $7, \
+         status = CASE WHEN $1 >= total THEN 'done' ELSE 'running' END, \
+         finished_at = CASE WHEN $1 >= total THEN $8 ELSE NULL END, \
+         lease_holder = CASE WHEN $1 >= total THEN NULL ELSE lease_holder END, \
+         lease_until = CASE WHEN $1 >= total THEN NULL ELSE $9 END \
+         WHERE id = $10 AND lease_holder = $11 AND processed = $12 AND status = 'running'",
+    )
+    .bind(to)
+    .bind(counts.granted)
+    .bind(counts.limit_reached)
+    .bind(counts.sold_out)
+    .bind(counts.budget_exhausted)
+    .bind(counts.not_in_audience)
+    .bind(counts.failed)
+    .bind(to_micros(now))
+    .bind(to_micros(now + Duration::seconds(GRANT_LEASE_SECS)))
+    .bind(grant_id)
+    .bind(holder)
+    .bind(from)
+    .execute(&mut *connection)
+    .await
+    .map_err(StoreError::from)?;
+    if updated.rows_affected() != 1 {
+        return Err(AppError::Conflict(format!(
+            "grant {grant_id}: the lease or the cursor moved; another node records this chunk"
+        )));
+    }
+    for chunk in decided.chunks(UPDATE_ROWS_MAX) {
+        let mut params = Params::for_connection(connection);
+        let values = params.rows(chunk.len(), 4);
+        let grant_param = params.next();
+        let sql = format!(
+            "UPDATE grant_users SET outcome = v.column2, reason = v.column3, \
+             coupon_code = v.column4 FROM (VALUES {values}) AS v \
+             WHERE grant_users.grant_id = {grant_param} AND grant_users.position = v.column1"
+        );
+        let mut query = sqlx::query(&sql);
+        for user in chunk {
+            query = query
+                .bind(user.position)
+                .bind(user.outcome.as_str())
+                .bind(user.reason)
+                .bind(user.coupon_code.clone());
+        }
+        query
+            .bind(grant_id)
+            .execute(&mut *connection)
+            .await
+            .map_err(StoreError::from)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_and_audience_are_skips_and_the_rest_failures() {
+        let refuse = |code| {
+            decide(
+                1,
+                Err(AppError::Claim {
+                    code,
+                    detail: String::new(),
+                }),
+            )
+            .unwrap()
+        };
+        let decided = [
+            refuse(ClaimRefusal::PerUserLimit),
+            refuse(ClaimRefusal::PerDayLimit),
+            refuse(ClaimRefusal::SoldOut),
+            refuse(ClaimRefusal::BudgetExhausted),
+            refuse(ClaimRefusal::NotInAudience),
+            refuse(ClaimRefusal::TemplateNotActive),
+        ];
+        let counts = Counts::of(&decided);
+        assert_eq!(
+            (
+                counts.limit_reached,
+                counts.sold_out,
+                counts.budget_exhausted,
+                counts.not_in_audience,
+                counts.failed,
+                counts.granted
+            ),
+            (2, 1, 1, 1, 1, 0)
+        );
+        let busy = decide(1, Err(AppError::Store(StoreError::Busy)));
+        assert!(
+            busy.is_err(),
+            "a store error leaves the chunk to be issued again"
+        );
+    }
+}
