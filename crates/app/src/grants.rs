@@ -33,7 +33,7 @@ use crate::claims::CLAIM_ID_LENGTH_MAX;
 use crate::templates::{self, TemplateRecord};
 use crate::{Actor, App, AppError, AppResult, ids};
 
-pub use run::{GRANT_CHUNK_USERS, GRANT_LEASE_SECS, GrantRunner};
+pub use run::{GRANT_CHUNK_USERS, GRANT_LEASE_SECS_DEFAULT, GrantRunner};
 pub use segments::{SEGMENT_MEMBERS_MAX, Segment, TAG_CHARS_MAX, check_tag};
 
 /// Users one grant holds at most (after duplicates are dropped).

@@ -43,6 +43,9 @@ pub struct Settings {
     pub time_zone: Tz,
     /// Webhook retries and timeouts, the jobs' interval, the reminders' lead time.
     pub notify: notify::NotifySettings,
+    /// How long a node holds a grant between two chunks before another
+    /// node may take it over.
+    pub grant_lease_secs: u64,
 }
 
 impl Default for Settings {
@@ -51,6 +54,7 @@ impl Default for Settings {
             finance_review_threshold_minor: 10_000_000,
             time_zone: chrono_tz::Asia::Shanghai,
             notify: notify::NotifySettings::default(),
+            grant_lease_secs: grants::GRANT_LEASE_SECS_DEFAULT,
         }
     }
 }

@@ -27,10 +27,12 @@ use crate::{App, AppError, AppResult, ClaimRefusal, ids};
 
 /// Users one chunk issues concurrently and records in one unit.
 pub const GRANT_CHUNK_USERS: usize = 1_000;
-/// How long a lease lasts without a recorded chunk. Every chunk renews it;
-/// a node that stops renewing (it died) loses the grant to another node
-/// this long after its last chunk.
-pub const GRANT_LEASE_SECS: i64 = 10;
+/// How long a lease lasts without a recorded chunk, unless the settings
+/// say otherwise (`Settings::grant_lease_secs`). Every chunk renews it; a
+/// node that stops renewing (it died) loses the grant to another node this
+/// long after its last chunk. A chunk takes well under a second, so this
+/// leaves a wide margin before a slow node is taken for dead.
+pub const GRANT_LEASE_SECS_DEFAULT: u64 = 10;
 /// Rows per `UPDATE … FROM (VALUES …)` of outcomes (4 parameters each).
 const UPDATE_ROWS_MAX: usize = 500;
 
@@ -79,8 +81,7 @@ impl App {
         };
         let mut chunks = 0;
         while let Some(grant) = self.lease_grant().await? {
-            self.run_grant_chunk(&grant).await?;
-            chunks += 1;
+            chunks += self.work_grant(&grant).await?;
         }
         Ok(chunks)
     }
@@ -88,56 +89,97 @@ impl App {
     /// Leases the oldest open grant this node may work: its own, an
     /// unleased one, or one whose lease expired.
     async fn lease_grant(&self) -> AppResult<Option<Grant>> {
-        let now = self.now();
+        let (now, lease) = (self.now(), self.lease_duration());
         let holder = self.grants.holder.clone();
         self.store
             .write(move |connection| {
-                Box::pin(async move { lease_unit(connection, &holder, now).await })
+                Box::pin(async move { lease_unit(connection, &holder, now, lease).await })
             })
             .await
     }
 
-    async fn run_grant_chunk(&self, grant: &Grant) -> AppResult<()> {
-        let users = self.next_users(grant).await?;
+    /// Works a leased grant to its end, answering the chunks recorded.
+    /// Chunk `n` is recorded while chunk `n + 1` is issued: the record
+    /// waits on the write pipeline, the issue on the template's batcher.
+    /// Each record renews the lease; one that finds the lease or the cursor
+    /// moved fails, and this node stops working the grant.
+    async fn work_grant(&self, grant: &Grant) -> AppResult<usize> {
+        let mut recorded = 0;
+        let mut cursor = grant.processed;
+        let mut issued = self.issue_chunk(grant, cursor).await?;
+        while !issued.is_empty() {
+            let next_from = cursor + issued.len() as u64;
+            let (record, next) = tokio::join!(
+                self.record_chunk(&grant.id, cursor, issued),
+                self.issue_chunk(grant, next_from)
+            );
+            record?;
+            recorded += 1;
+            cursor = next_from;
+            issued = next?;
+        }
+        Ok(recorded)
+    }
+
+    /// Issues the coupons of the chunk after position `after`; answers each
+    /// user's outcome (empty past the end of the list).
+    async fn issue_chunk(&self, grant: &Grant, after: u64) -> AppResult<Vec<Decided>> {
+        let users = self.users_after(&grant.id, after).await?;
         let ids: Vec<String> = users.iter().map(|(_, user)| user.clone()).collect();
         let mut tags = self.user_tags(&ids).await?;
-        let issues = users.iter().map(|(position, user)| {
+        let issues = users.into_iter().map(|(position, user)| {
             let issue = Issue {
+                request_id: format!("{}:{user}", grant.id),
                 user: ClaimUser {
-                    id: user.clone(),
-                    tags: tags.remove(user).unwrap_or_default(),
+                    tags: tags.remove(&user).unwrap_or_default(),
+                    id: user,
                     ..ClaimUser::default()
                 },
-                request_id: format!("{}:{user}", grant.id),
                 source: Source::Grant,
                 campaign_id: None,
                 points: 0,
             };
-            async move { (*position, self.issue(&grant.template_id, issue).await) }
+            async move { (position, self.issue(&grant.template_id, issue).await) }
         });
-        let mut decided = Vec::with_capacity(users.len());
-        for (position, answer) in join_all(issues).await {
-            decided.push(decide(position, answer)?);
-        }
+        join_all(issues)
+            .await
+            .into_iter()
+            .map(|(position, answer)| decide(position, answer))
+            .collect()
+    }
+
+    /// Records a chunk's outcomes starting after position `from`.
+    async fn record_chunk(
+        &self,
+        grant_id: &str,
+        from: u64,
+        decided: Vec<Decided>,
+    ) -> AppResult<()> {
         let (now, holder) = (self.now(), self.grants.holder.clone());
-        let (id, from) = (grant.id.clone(), grant.processed);
+        let until = now + self.lease_duration();
+        let id = grant_id.to_owned();
         self.store
             .write(move |connection| {
-                Box::pin(
-                    async move { record_unit(connection, &id, &holder, from, &decided, now).await },
-                )
+                Box::pin(async move {
+                    record_unit(connection, &id, &holder, from, &decided, (now, until)).await
+                })
             })
             .await
     }
 
-    /// The users after the grant's cursor, in order.
-    async fn next_users(&self, grant: &Grant) -> AppResult<Vec<(i64, String)>> {
+    fn lease_duration(&self) -> Duration {
+        let secs = i64::try_from(self.settings.grant_lease_secs).unwrap_or(i64::MAX);
+        Duration::seconds(secs.clamp(1, 86_400))
+    }
+
+    /// The chunk of users after position `after`, in order.
+    async fn users_after(&self, grant_id: &str, after: u64) -> AppResult<Vec<(i64, String)>> {
         let rows = sqlx::query(
             "SELECT position, user_id FROM grant_users WHERE grant_id = $1 AND position > $2 \
              ORDER BY position LIMIT $3",
         )
-        .bind(&grant.id)
-        .bind(i64::try_from(grant.processed).unwrap_or(i64::MAX))
+        .bind(grant_id)
+        .bind(i64::try_from(after).unwrap_or(i64::MAX))
         .bind(GRANT_CHUNK_USERS as i64)
         .fetch_all(self.store.reader())
         .await
@@ -208,6 +250,7 @@ async fn lease_unit(
     connection: &mut AnyConnection,
     holder: &str,
     now: DateTime<Utc>,
+    lease: Duration,
 ) -> AppResult<Option<Grant>> {
     let skip_locked = match Backend::of(connection) {
         Backend::Postgres => " FOR UPDATE SKIP LOCKED",
@@ -222,7 +265,7 @@ async fn lease_unit(
          ORDER BY created_at, id LIMIT 1{skip_locked}) RETURNING {GRANT_COLUMNS}"
     ))
     .bind(holder)
-    .bind(to_micros(now + Duration::seconds(GRANT_LEASE_SECS)))
+    .bind(to_micros(now + lease))
     .bind(to_micros(now))
     .fetch_optional(&mut *connection)
     .await
@@ -239,7 +282,7 @@ async fn record_unit(
     holder: &str,
     from: u64,
     decided: &[Decided],
-    now: DateTime<Utc>,
+    (now, lease_until): (DateTime<Utc>, DateTime<Utc>),
 ) -> AppResult<()> {
     let counts = Counts::of(decided);
     let from = i64::try_from(from).unwrap_or(i64::MAX);
@@ -264,7 +307,7 @@ async fn record_unit(
     .bind(counts.not_in_audience)
     .bind(counts.failed)
     .bind(to_micros(now))
-    .bind(to_micros(now + Duration::seconds(GRANT_LEASE_SECS)))
+    .bind(to_micros(lease_until))
     .bind(grant_id)
     .bind(holder)
     .bind(from)
@@ -279,11 +322,14 @@ async fn record_unit(
     for chunk in decided.chunks(UPDATE_ROWS_MAX) {
         let mut params = Params::for_connection(connection);
         let values = params.rows(chunk.len(), 4);
-        let grant_param = params.next();
+        let (grant_param, low, high) = (params.next(), params.next(), params.next());
+        // The range keeps the join on the primary key's range rather than
+        // the grant's whole list (PostgreSQL would otherwise scan it).
         let sql = format!(
             "UPDATE grant_users SET outcome = v.column2, reason = v.column3, \
              coupon_code = v.column4 FROM (VALUES {values}) AS v \
-             WHERE grant_users.grant_id = {grant_param} AND grant_users.position = v.column1"
+             WHERE grant_users.grant_id = {grant_param} AND grant_users.position >= {low} \
+             AND grant_users.position <= {high} AND grant_users.position = v.column1"
         );
         let mut query = sqlx::query(&sql);
         for user in chunk {
@@ -293,8 +339,12 @@ async fn record_unit(
                 .bind(user.reason)
                 .bind(user.coupon_code.clone());
         }
+        let low = chunk.first().map_or(0, |user| user.position);
+        let high = chunk.last().map_or(0, |user| user.position);
         query
             .bind(grant_id)
+            .bind(low)
+            .bind(high)
             .execute(&mut *connection)
             .await
             .map_err(StoreError::from)?;
