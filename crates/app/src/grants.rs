@@ -6,7 +6,7 @@
 //! order, in one unit; nothing is issued yet. The runner (`run`) leases one
 //! open grant at a time per node and works it in chunks: it issues a
 //! chunk's coupons concurrently through [`App::issue`] with
-//! `Source::Grant` and request id `{grant}:{user}`, then records the
+//! `Source::Grant` and request id `{grant}:{user}` ([`grant_request_id`]), then records the
 //! chunk's outcomes, the counters and the cursor in one unit, guarded by
 //! the lease and the cursor it started from. A chunk cut short by a crash
 //! is issued again: every coupon it had issued is replayed by the
@@ -33,7 +33,7 @@ use crate::claims::CLAIM_ID_LENGTH_MAX;
 use crate::templates::{self, TemplateRecord};
 use crate::{Actor, App, AppError, AppResult, ids};
 
-pub use run::{GRANT_CHUNK_USERS, GRANT_LEASE_SECS_DEFAULT, GrantRunner};
+pub use run::{GRANT_CHUNK_USERS, GRANT_LEASE_SECS_DEFAULT, GrantRunner, grant_request_id};
 pub use segments::{SEGMENT_MEMBERS_MAX, Segment, TAG_CHARS_MAX, check_tag};
 
 /// Users one grant holds at most (after duplicates are dropped).

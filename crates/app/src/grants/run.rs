@@ -12,8 +12,11 @@
 //! and the batcher replays each coupon already issued (the request id is
 //! `{grant}:{user}`), so the job finishes with every user granted once.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use chrono::{DateTime, Duration, Utc};
 use futures::future::join_all;
+use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 use tokio::sync::Mutex;
 
@@ -22,7 +25,7 @@ use couponflow_store::time::to_micros;
 use couponflow_store::{Backend, StoreError};
 
 use super::{GRANT_COLUMNS, Grant, Outcome, grant_from_row};
-use crate::claims::{ClaimUser, ClaimedCoupon, Issue, Source};
+use crate::claims::{CLAIM_ID_LENGTH_MAX, ClaimUser, ClaimedCoupon, Issue, Source};
 use crate::{App, AppError, AppResult, ClaimRefusal, ids};
 
 /// Users one chunk issues concurrently and records in one unit.
@@ -36,11 +39,14 @@ pub const GRANT_LEASE_SECS_DEFAULT: u64 = 10;
 /// Rows per `UPDATE … FROM (VALUES …)` of outcomes (4 parameters each).
 const UPDATE_ROWS_MAX: usize = 500;
 
-/// This node's identity as a lease holder, and the guard that keeps its
-/// rounds one at a time.
+/// This node's identity as a lease holder, the guard that keeps its
+/// rounds one at a time, and whether a round was asked for since the
+/// running one looked (so a grant created just as a round ends is not
+/// left to the next tick).
 pub struct GrantRunner {
     holder: String,
     round: Mutex<()>,
+    wanted: AtomicBool,
 }
 
 impl Default for GrantRunner {
@@ -48,8 +54,23 @@ impl Default for GrantRunner {
         GrantRunner {
             holder: ids::new_id("node"),
             round: Mutex::new(()),
+            wanted: AtomicBool::new(false),
         }
     }
+}
+
+/// The request id of a user's coupon in a grant: `{grant}:{user}`, or,
+/// when that would pass the claim path's 128 bytes (user ids of more than
+/// 108 bytes), `{grant}:#` and the user id's SHA-256 in hex (64 digits).
+/// Either way the same user of the same grant always gets the same id.
+pub fn grant_request_id(grant_id: &str, user_id: &str) -> String {
+    let plain = format!("{grant_id}:{user_id}");
+    if plain.len() <= CLAIM_ID_LENGTH_MAX {
+        return plain;
+    }
+    let digest = Sha256::digest(user_id.as_bytes());
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("{grant_id}:#{hex}")
 }
 
 /// One user's outcome in a chunk.
@@ -73,17 +94,27 @@ struct Counts {
 
 impl App {
     /// Works open grants until none is left to this node; answers the
-    /// chunks recorded. Another call already running on this node makes
-    /// this one answer 0 at once.
+    /// chunks recorded. A call while another runs on this node answers 0
+    /// at once, and the running one looks for grants again before it ends.
     pub async fn run_grants(&self) -> AppResult<usize> {
-        let Ok(_round) = self.grants.round.try_lock() else {
-            return Ok(0);
-        };
+        let runner = &self.grants;
+        runner.wanted.store(true, Ordering::SeqCst);
         let mut chunks = 0;
-        while let Some(grant) = self.lease_grant().await? {
-            chunks += self.work_grant(&grant).await?;
+        loop {
+            let Ok(round) = runner.round.try_lock() else {
+                return Ok(chunks);
+            };
+            while runner.wanted.swap(false, Ordering::SeqCst) {
+                while let Some(grant) = self.lease_grant().await? {
+                    chunks += self.work_grant(&grant).await?;
+                }
+            }
+            drop(round);
+            // Asked for between the last look and the unlock: look again.
+            if !runner.wanted.load(Ordering::SeqCst) {
+                return Ok(chunks);
+            }
         }
-        Ok(chunks)
     }
 
     /// Leases the oldest open grant this node may work: its own, an
@@ -129,7 +160,7 @@ impl App {
         let mut tags = self.user_tags(&ids).await?;
         let issues = users.into_iter().map(|(position, user)| {
             let issue = Issue {
-                request_id: format!("{}:{user}", grant.id),
+                request_id: grant_request_id(&grant.id, &user),
                 user: ClaimUser {
                     tags: tags.remove(&user).unwrap_or_default(),
                     id: user,
@@ -355,6 +386,20 @@ async fn record_unit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_ids_fit_the_claim_path_for_every_user_id() {
+        let grant = "gr_0123456789ABCDEF";
+        assert_eq!(grant_request_id(grant, "u-1"), "gr_0123456789ABCDEF:u-1");
+        for length in [108, 109, 128] {
+            let user = "x".repeat(length);
+            let id = grant_request_id(grant, &user);
+            assert!(id.len() <= CLAIM_ID_LENGTH_MAX, "{length}: {id}");
+            assert_eq!(id, grant_request_id(grant, &user), "stable");
+        }
+        let (a, b) = ("a".repeat(120), "b".repeat(120));
+        assert_ne!(grant_request_id(grant, &a), grant_request_id(grant, &b));
+    }
 
     #[test]
     fn limits_and_audience_are_skips_and_the_rest_failures() {

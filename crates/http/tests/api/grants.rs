@@ -251,17 +251,24 @@ async fn a_second_grant_is_new_but_one_grant_never_grants_a_user_twice() {
         let template = server
             .active_template(&cash_with(json!({"per_user": 2})))
             .await;
-        let users = json!(["a-1", "a-2", "a-1", "a-1"]);
+        // The longest id accepted (128 bytes) is granted like any other.
+        let longest = "z".repeat(128);
+        let users = json!(["a-1", "a-2", "a-1", "a-1", longest]);
         let first = granted(&server, &json!({"template": template, "users": users})).await;
         let first_done = finished(&server, &first).await;
         assert_eq!(
-            (&first_done["done"], &first_done["duplicates"]),
-            (&json!(2), &json!(2))
+            (
+                &first_done["done"],
+                &first_done["duplicates"],
+                &first_done["failed"]
+            ),
+            (&json!(3), &json!(2), &json!(0)),
+            "{first_done}"
         );
         // Running the job again (as a restarted node would) grants nothing more.
         server.app.run_grants().await.expect("a run");
         let held = coupons_per_user(&server, &template).await;
-        assert_eq!((held["a-1"], held["a-2"]), (1, 1));
+        assert_eq!((held["a-1"], held["a-2"], held[&longest]), (1, 1, 1));
         // Another POST is another grant: per_user 2 lets each have a second.
         let second = granted(
             &server,
