@@ -386,7 +386,7 @@ async fn bad_grants_are_clear_problems_and_store_nothing() {
 
         let csv_path = format!("/v1/grants?template={template}");
         let (status, body) = send(
-            &server,
+            server,
             reqwest::Method::POST,
             &csv_path,
             "text/csv",
@@ -396,7 +396,7 @@ async fn bad_grants_are_clear_problems_and_store_nothing() {
         assert_eq!((status, &body["code"]), (400, &json!("BAD_CSV")), "{body}");
         assert_eq!(body["errors"][0]["field"], "line 3");
         let (status, body) = send(
-            &server,
+            server,
             reqwest::Method::POST,
             &csv_path,
             "text/csv",
@@ -409,7 +409,7 @@ async fn bad_grants_are_clear_problems_and_store_nothing() {
             "{body}"
         );
         let (status, body) = send(
-            &server,
+            server,
             reqwest::Method::POST,
             &csv_path,
             "text/csv",
@@ -422,7 +422,7 @@ async fn bad_grants_are_clear_problems_and_store_nothing() {
             "{body}"
         );
         let (status, body) = send(
-            &server,
+            server,
             reqwest::Method::POST,
             "/v1/grants",
             "text/csv",
@@ -435,7 +435,7 @@ async fn bad_grants_are_clear_problems_and_store_nothing() {
             "{body}"
         );
         let (status, body) = send(
-            &server,
+            server,
             reqwest::Method::POST,
             &csv_path,
             "text/plain",
@@ -448,7 +448,7 @@ async fn bad_grants_are_clear_problems_and_store_nothing() {
             "{body}"
         );
         let (status, body) = send(
-            &server,
+            server,
             reqwest::Method::PUT,
             "/v1/segments/a%20b/members",
             "application/json",
@@ -481,6 +481,6 @@ async fn bad_grants_are_clear_problems_and_store_nothing() {
             .await
             .unwrap();
         assert_eq!(stored, 0);
-        assert!(coupons_per_user(&server, &template).await.is_empty());
+        assert!(coupons_per_user(server, &template).await.is_empty());
     }
 }
