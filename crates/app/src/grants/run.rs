@@ -1,4 +1,4 @@
-//! The grant runner: one grant at a time per node, one chunk at a time.
+//! The grant runner: one grant at a time per node, chunk after chunk.
 //!
 //! A round leases the oldest open grant that nobody else holds (its own
 //! first: `lease_holder` is this node), with `FOR UPDATE SKIP LOCKED` on
@@ -7,8 +7,9 @@
 //! concurrently (so the template's batcher decides them in full batches),
 //! and records the outcomes, counters and new cursor in one unit — only
 //! where the lease is still this node's and the cursor still where the
-//! chunk started. A node that dies leaves its lease to expire after
-//! [`GRANT_LEASE_SECS`]; the next holder issues the unrecorded chunk again
+//! chunk started — while the next chunk is being issued. A node that dies
+//! leaves its lease to expire after `grant_lease_secs`
+//! ([`GRANT_LEASE_SECS_DEFAULT`]); the next holder issues the unrecorded chunk again
 //! and the batcher replays each coupon already issued (the request id is
 //! `{grant}:{user}`), so the job finishes with every user granted once.
 
@@ -287,8 +288,8 @@ async fn lease_unit(
         Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
-    let free =
-        "status <> 'done' AND (lease_holder = $1 OR lease_until IS NULL OR lease_until < $3)";
+    let free = "status IN ('pending', 'running') \
+                AND (lease_holder = $1 OR lease_until IS NULL OR lease_until < $3)";
     let row = sqlx::query(&format!(
         "UPDATE grants SET lease_holder = $1, lease_until = $2, status = 'running', \
          started_at = COALESCE(started_at, $3) \
