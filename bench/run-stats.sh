@@ -86,7 +86,7 @@ INSERT INTO coupons (code, template_id, user_id, state, valid_from, valid_until,
                      request_id, user_seq, created_at, bound_at, updated_at)
 SELECT 'B' || lpad(i::text, 11, '0'), '$template', 'u-' || i, CASE WHEN i % 3 = 0 THEN 'redeemed' ELSE 'available' END,
        $start + i * $step, $start + i * $step + 2592000000000, 500, 'claim', 'r-' || i, 1,
-       $start + i * $step, $start + i * $step, $start + i * $step FROM generate_series(0, $coupons - 1) AS i;
+       $start + i * $step, $start + i * $step, $start + i * $step FROM generate_series(0::bigint, $coupons - 1) AS i;
 $load_sql_common
 ANALYZE coupons; ANALYZE stats_hourly;
 EOF

@@ -4,7 +4,8 @@
 //! moving coupons whose validity has passed to `expired` on an interval,
 //! and the notifications (SPEC §6.3): fanning the outbox out, sending
 //! webhook deliveries, and the expiry reminders, every
-//! `notify.poll_interval_ms`.
+//! `notify.poll_interval_ms`, and staff grants (SPEC §6.2.2), leased
+//! one at a time per node and worked chunk by chunk (see `grants`).
 //!
 //! Every node runs all of it: every job is safe on several nodes at once
 //! (a batch's runners take turns on its row; expiry re-checks each coupon
@@ -44,13 +45,23 @@ pub struct Background {
 impl Background {
     /// Starts resuming the batches left `running` (oldest first, one at a
     /// time), the expiry job, which runs at once and then every
-    /// `expiry_interval`, and the notification jobs (the app's
-    /// `settings.notify`).
+    /// `expiry_interval`, the grant runner and the notification jobs (both
+    /// every `settings.notify` poll interval).
     pub fn start(app: Arc<App>, expiry_interval: Duration) -> Background {
         let (stop, stopped) = watch::channel(false);
         let resume = until_stopped(stopped.clone(), resume_code_batches(app.clone()));
         let expire = until_stopped(stopped.clone(), expire_every(app.clone(), expiry_interval));
-        let mut tasks = vec![tokio::spawn(resume), tokio::spawn(expire)];
+        let grants = until_stopped(
+            stopped.clone(),
+            every_tick(app.clone(), "grants", |app| {
+                Box::pin(async move { app.run_grants().await })
+            }),
+        );
+        let mut tasks = vec![
+            tokio::spawn(resume),
+            tokio::spawn(expire),
+            tokio::spawn(grants),
+        ];
         for job in notify_jobs(app) {
             tasks.push(tokio::spawn(until_stopped(stopped.clone(), job)));
         }
@@ -76,6 +87,17 @@ impl Background {
             }
         }
     }
+}
+
+/// Works open grants on a task of its own, so the request that created
+/// one is answered at once (the background loop picks up whatever this
+/// leaves, on this node or another).
+pub fn spawn_grant_run(app: Arc<App>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(error) = app.run_grants().await {
+            tracing::warn!(code = error.code(), %error, "a grant run stopped; the background loop resumes it");
+        }
+    })
 }
 
 /// Makes the batch's remaining codes on a task of its own, so the request

@@ -92,6 +92,10 @@ pub enum AppError {
     },
     #[error("grant rule {0} does not exist")]
     RuleNotFound(String),
+    #[error("grant {0} does not exist")]
+    GrantNotFound(String),
+    #[error("template {id} is {status}: grants are made only for approved or active templates")]
+    TemplateNotGrantable { id: String, status: &'static str },
     #[error("webhook {0} does not exist")]
     WebhookNotFound(String),
     #[error("message {0} does not exist")]
@@ -216,6 +220,8 @@ impl AppError {
             AppError::WebhookNotFound(_) => "WEBHOOK_NOT_FOUND",
             AppError::MessageNotFound(_) => "MESSAGE_NOT_FOUND",
             AppError::TemplateNotUsable { .. } => "TEMPLATE_STATE",
+            AppError::GrantNotFound(_) => "GRANT_NOT_FOUND",
+            AppError::TemplateNotGrantable { .. } => "TEMPLATE_STATE",
             AppError::TotalLimit { .. } => "TOTAL_LIMIT",
             AppError::InsufficientBalance { .. } => "INSUFFICIENT_BALANCE",
             AppError::Write(_) => "EXPORT_WRITE_FAILED",
@@ -237,6 +243,7 @@ impl AppError {
             | AppError::CouponNotFound(_)
             | AppError::OrderNotFound(_)
             | AppError::CodeBatchNotFound(_)
+            | AppError::GrantNotFound(_)
             | AppError::ApiKeyNotFound(_)
             | AppError::WebhookNotFound(_)
             | AppError::MessageNotFound(_)
@@ -253,6 +260,7 @@ impl AppError {
             | AppError::CodeTaken(_)
             | AppError::CodeBatchFailed(_)
             | AppError::TemplateNotUsable { .. }
+            | AppError::TemplateNotGrantable { .. }
             | AppError::TotalLimit { .. }
             | AppError::InsufficientBalance { .. } => ErrorKind::Conflict,
             AppError::CodeAttemptsExceeded { .. } => ErrorKind::TooMany,

@@ -17,6 +17,7 @@ pub mod coupons;
 mod error;
 pub mod exchange;
 pub mod expiry;
+pub mod grants;
 pub mod ids;
 pub mod keys;
 pub mod notify;
@@ -52,6 +53,9 @@ pub struct Settings {
     /// (SPEC §11.5).
     pub code_failures_limit: i64,
     pub code_cooldown_secs: i64,
+    /// How long a node holds a grant between two chunks before another
+    /// node may take it over.
+    pub grant_lease_secs: u64,
 }
 
 impl Default for Settings {
@@ -62,6 +66,7 @@ impl Default for Settings {
             notify: notify::NotifySettings::default(),
             code_failures_limit: 20,
             code_cooldown_secs: 900,
+            grant_lease_secs: grants::GRANT_LEASE_SECS_DEFAULT,
         }
     }
 }
@@ -83,6 +88,7 @@ pub struct App {
     pub(crate) settings: Settings,
     pub(crate) claims: claims::ClaimEngine,
     pub(crate) orders: orders::OrderEngine,
+    pub(crate) grants: grants::GrantRunner,
 }
 
 impl App {
@@ -93,6 +99,7 @@ impl App {
             settings,
             claims: claims::ClaimEngine::default(),
             orders: orders::OrderEngine::default(),
+            grants: grants::GrantRunner::default(),
         }
     }
 

@@ -14,6 +14,7 @@ use couponflow_core::template::{Problems, Template, ValidTemplate, parse_json};
 
 mod codes_cmd;
 mod demo;
+mod grants_cmd;
 mod migrate_cmd;
 mod serve_cmd;
 
@@ -53,6 +54,8 @@ enum Command {
     },
     /// Unbound code batches: generate (with a progress bar), resume, export as CSV.
     Codes(codes_cmd::CodesArgs),
+    /// Staff grants through a running server: create (with a progress bar), show.
+    Grants(grants_cmd::GrantsArgs),
     /// Load a realistic demo data set (templates of every kind, users, orders) and print its API keys.
     Demo(demo::DemoArgs),
 }
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Command::Migrate(args) => migrate_cmd::run(args).map_err(Failure::Other),
         Command::Codes(args) => codes_cmd::run(args).map_err(Failure::Other),
         Command::Demo(args) => demo::run(args).map_err(Failure::Other),
+        Command::Grants(args) => grants_cmd::run(args).map_err(Failure::Other),
         Command::Quote { file, compact } => run_quote(&file, compact),
         Command::ValidateTemplate { file } => run_validate_template(&file),
     };

@@ -123,6 +123,7 @@ fn settings(config: &ServerConfig) -> anyhow::Result<Settings> {
         finance_review_threshold_minor: config.finance_review_threshold_minor,
         time_zone,
         notify: config.notify_settings(),
+        grant_lease_secs: config.grant_lease_secs,
         ..Settings::default()
     })
 }

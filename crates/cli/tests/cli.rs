@@ -765,6 +765,7 @@ fn help_lists_every_command() {
             "quote",
             "validate-template",
             "codes",
+            "grants",
             "demo",
             "help"
         ]

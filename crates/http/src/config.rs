@@ -37,6 +37,8 @@ pub const TIME_ZONE_DEFAULT: &str = "Asia/Shanghai";
 const TIME_ZONE_CHARS_MAX: usize = 64;
 /// A minute: the notification jobs look for work at least this often.
 pub const NOTIFY_POLL_INTERVAL_MS_MAX: u64 = 60_000;
+pub const GRANT_LEASE_SECS_DEFAULT: u64 = couponflow_app::grants::GRANT_LEASE_SECS_DEFAULT;
+pub const GRANT_LEASE_SECS_MAX: u64 = 3_600;
 
 /// A setting that must not appear in logs. `Debug` hides it.
 #[derive(Clone, PartialEq, Eq)]
@@ -82,6 +84,9 @@ pub struct ServerConfig {
     pub webhook_attempts_max: u32,
     pub webhook_send_timeout_ms: u64,
     pub expiry_reminder_lead_secs: u64,
+    /// How long a node holds a grant without recording a chunk before
+    /// another node may take it over (SPEC §14: a dead node's grant resumes).
+    pub grant_lease_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -104,6 +109,7 @@ impl Default for ServerConfig {
             webhook_attempts_max: notify.attempts_max,
             webhook_send_timeout_ms: notify.send_timeout_ms,
             expiry_reminder_lead_secs: notify.reminder_lead_secs,
+            grant_lease_secs: GRANT_LEASE_SECS_DEFAULT,
         }
     }
 }
@@ -143,6 +149,7 @@ struct FileSettings {
     webhook_attempts_max: Option<u32>,
     webhook_send_timeout_ms: Option<u64>,
     expiry_reminder_lead_secs: Option<u64>,
+    grant_lease_secs: Option<u64>,
 }
 
 impl ServerConfig {
@@ -211,6 +218,7 @@ impl ServerConfig {
             &mut self.expiry_reminder_lead_secs,
             file.expiry_reminder_lead_secs,
         );
+        set(&mut self.grant_lease_secs, file.grant_lease_secs);
         Ok(())
     }
 
@@ -280,6 +288,10 @@ impl ServerConfig {
             &mut self.expiry_reminder_lead_secs,
             reader.number("COUPONFLOW_EXPIRY_REMINDER_LEAD_SECS")?,
         );
+        set(
+            &mut self.grant_lease_secs,
+            reader.number("COUPONFLOW_GRANT_LEASE_SECS")?,
+        );
         Ok(())
     }
 
@@ -333,7 +345,7 @@ impl ServerConfig {
     }
 
     fn validate_notify(&self) -> Result<(), ConfigError> {
-        let checks: [(&'static str, bool, String); 6] = [
+        let checks: [(&'static str, bool, String); 7] = [
             (
                 "notify_poll_interval_ms",
                 (1..=NOTIFY_POLL_INTERVAL_MS_MAX).contains(&self.notify_poll_interval_ms),
@@ -363,6 +375,11 @@ impl ServerConfig {
                 "expiry_reminder_lead_secs",
                 (1..=REMINDER_LEAD_SECS_MAX).contains(&self.expiry_reminder_lead_secs),
                 format!("must be between 1 and {REMINDER_LEAD_SECS_MAX} (90 days)"),
+            ),
+            (
+                "grant_lease_secs",
+                (1..=GRANT_LEASE_SECS_MAX).contains(&self.grant_lease_secs),
+                format!("must be between 1 and {GRANT_LEASE_SECS_MAX} (an hour)"),
             ),
         ];
         match checks.into_iter().find(|(_, ok, _)| !ok) {

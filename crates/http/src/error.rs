@@ -55,6 +55,7 @@ pub mod codes {
         BAD_QUERY = (BAD_REQUEST, "The query string is not acceptable");
         BAD_PATH = (BAD_REQUEST, "A path parameter is not acceptable");
         BAD_CURSOR = (BAD_REQUEST, "The page cursor is not valid");
+        BAD_CSV = (BAD_REQUEST, "The CSV body is not acceptable");
         VALIDATION_FAILED = (UNPROCESSABLE_ENTITY, "The request breaks a rule");
         UNAUTHORIZED = (UNAUTHORIZED, "Authentication is required");
         FORBIDDEN = (FORBIDDEN, "This caller may not do that");

@@ -54,7 +54,13 @@ pub fn with_standard_layers(router: Router, limits: &RequestLimits) -> Router {
     router
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits.body_limit_bytes))
-        .layer(RequestBodyLimitLayer::new(limits.body_limit_bytes))
+        // The outer bound is the largest any route takes (list uploads);
+        // every other route's extractor keeps `body_limit_bytes`.
+        .layer(RequestBodyLimitLayer::new(
+            limits
+                .body_limit_bytes
+                .max(crate::routes::UPLOAD_BODY_LIMIT_BYTES),
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,

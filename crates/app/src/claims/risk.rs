@@ -108,6 +108,11 @@ impl RiskState {
     /// The breaker first (a paused template takes nothing more), then the
     /// caps, for one claim.
     pub(crate) fn admit(&self, risk: &Risk, request: &Issue) -> Result<(), Refusal> {
+        // Caps and the breaker watch what users ask for, not what staff
+        // and rules give.
+        if !request.source.user_asked() {
+            return Ok(());
+        }
         if self.paused {
             return Err((
                 ClaimRefusal::TemplateNotActive,

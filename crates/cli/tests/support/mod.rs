@@ -20,6 +20,11 @@ impl Drop for Server {
 /// Starts `serve` on `database_url` with `admin_key` as its bootstrap admin
 /// key, on a free port, and waits for its listening line.
 pub fn start(database_url: &str, admin_key: &str) -> Server {
+    start_with(database_url, admin_key, &[])
+}
+
+/// As [`start`], with more `COUPONFLOW_*` settings in the environment.
+pub fn start_with(database_url: &str, admin_key: &str, settings: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_couponflow"))
         .args([
             "serve",
@@ -32,6 +37,7 @@ pub fn start(database_url: &str, admin_key: &str) -> Server {
         .env_remove("COUPONFLOW_LISTEN")
         .env_remove("COUPONFLOW_DATABASE_URL")
         .env("COUPONFLOW_LOG", "warn")
+        .envs(settings.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -85,7 +85,9 @@ impl From<AppError> for ApiError {
             AppError::CodeBatchNotFound(id) | AppError::CodeBatchFailed(id) => {
                 problem.with_extension("code_batch", id)
             }
-            AppError::TemplateNotUsable { id, status } => problem
+            AppError::GrantNotFound(id) => problem.with_extension("grant", id),
+            AppError::TemplateNotUsable { id, status }
+            | AppError::TemplateNotGrantable { id, status } => problem
                 .with_extension("template", id)
                 .with_extension("template_status", status),
             AppError::TotalLimit {

@@ -23,11 +23,14 @@ mod code_batches;
 mod coupon_views;
 mod coupons;
 mod docs;
+mod grant_upload;
+mod grants;
 mod messages;
 mod order_views;
 mod orders;
 mod redemption;
 mod rules;
+mod segments;
 mod stats;
 mod template_views;
 mod templates;
@@ -45,6 +48,7 @@ use crate::state::AppState;
 
 pub use body::OptionalJson;
 pub use coupon_views::{CouponView, HistoryEntryView};
+pub use grant_upload::UPLOAD_BODY_LIMIT_BYTES;
 pub use template_views::{TemplateEventView, TemplateView};
 
 /// Staff who may read templates and coupons.
@@ -73,6 +77,14 @@ pub const COUPON_VOIDERS: &[Role] = &[Role::Admin, Role::Operator];
 pub const CODE_BATCH_MAKERS: &[Role] = &[Role::Admin, Role::Operator];
 /// Who download a batch's codes; partners only for the templates of their key.
 pub const CODE_BATCH_EXPORTERS: &[Role] = &[Role::Admin, Role::Operator, Role::Partner];
+/// Staff who create grants (SPEC §6.2.2).
+pub const GRANT_MAKERS: &[Role] = &[Role::Admin, Role::Operator];
+/// Who follow grants and read their results.
+pub const GRANT_READERS: &[Role] = STAFF_READERS;
+/// Who send segments (user tags): the mall's backend, and staff by hand.
+pub const SEGMENT_WRITERS: &[Role] = &[Role::Admin, Role::Operator, Role::Service];
+/// Who read a segment's size.
+pub const SEGMENT_READERS: &[Role] = SEGMENT_WRITERS;
 /// Who issues API keys.
 pub const KEY_ISSUERS: &[Role] = &[Role::Admin];
 /// Who drives orders: the mall's backend, and admins by hand.
@@ -105,6 +117,8 @@ pub fn v1_routes() -> ApiRouter<AppState> {
         .merge(campaigns::routes())
         .merge(campaign_claims::routes())
         .merge(code_batches::routes())
+        .merge(grants::routes())
+        .merge(segments::routes())
         .merge(checkout::routes())
         .merge(orders::routes())
         .merge(verifications::routes())

@@ -23,6 +23,7 @@ const CODE_BATCH_EXPORTERS: &[&str] = &["admin", "operator", "partner"];
 const BALANCE_READERS: &[&str] = &["admin", "operator", "finance", "service"];
 const BALANCE_ADJUSTERS: &[&str] = &["admin", "finance"];
 const CLAIM_CENTRE_READERS: &[&str] = &["admin", "operator", "reviewer", "finance", "service"];
+const SEGMENT_WRITERS: &[&str] = &["admin", "operator", "service"];
 
 /// One route: how to call it, as documented, and who may.
 struct Route {
@@ -124,6 +125,24 @@ fn table() -> Vec<Route> {
             "/v1/users/{user}/claim-centre",
             CLAIM_CENTRE_READERS,
         )),
+        with(
+            route(Method::POST, "/v1/grants", EDITORS),
+            json!({"template": "NOSUCHTEMPLATE", "users": ["u-1"]}),
+        ),
+        route(Method::GET, "/v1/grants", STAFF),
+        route(Method::GET, "/v1/grants/{id}", STAFF),
+        route(Method::GET, "/v1/grants/{id}/results", STAFF),
+        route(Method::GET, "/v1/grants/{id}/results.csv", STAFF),
+        with(
+            route(Method::PUT, "/v1/segments/{tag}/members", SEGMENT_WRITERS),
+            json!({"users": ["u-1"]}),
+        ),
+        route(Method::GET, "/v1/segments/{tag}", SEGMENT_WRITERS),
+        route(
+            Method::DELETE,
+            "/v1/segments/{tag}/members/{user}",
+            SEGMENT_WRITERS,
+        ),
         route(Method::GET, "/v1/coupons/{code}", STAFF),
         route(Method::POST, "/v1/coupons/{code}/void", EDITORS),
         own(with(
@@ -242,7 +261,8 @@ fn concrete(route: &Route) -> String {
         .replace("{product}", "NOSUCHPRODUCT")
         .replace("{kind}", "points")
         .replace("{subject}", "user:u-1")
-        .replace("{issuer}", "platform");
+        .replace("{issuer}", "platform")
+        .replace("{tag}", "matrix-tag");
     match route.query {
         Some(query) => format!("{path}?{query}"),
         None => path,

@@ -12,6 +12,7 @@ mod checkout;
 mod claims;
 mod code_batches;
 mod coupons;
+mod grants;
 mod harness;
 mod notify;
 mod openapi;

@@ -61,7 +61,7 @@ pub(super) fn check_risk(checker: &mut Checker, template: &Template) {
     let risk = &template.risk;
     for (i, cap) in risk.claim_caps.iter().enumerate() {
         let field = format!("risk.claim_caps[{i}]");
-        checker.check(cap.max >= 1, &format!("{field}.max"), "must be at least 1");
+        checker.check(cap.max >= 1, format!("{field}.max"), "must be at least 1");
         let repeated = risk.claim_caps[..i]
             .iter()
             .any(|other| other.by == cap.by && other.per == cap.per);
@@ -71,7 +71,7 @@ pub(super) fn check_risk(checker: &mut Checker, template: &Template) {
         for (name, level) in [("alert", rate.alert), ("pause", rate.pause)] {
             checker.check(
                 level != Some(0),
-                &format!("risk.claims_per_minute.{name}"),
+                format!("risk.claims_per_minute.{name}"),
                 "must be at least 1",
             );
         }
