@@ -21,6 +21,7 @@ mod risk;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -158,6 +159,9 @@ pub struct RiskContext {
     pub address_hash: Option<String>,
     #[serde(default)]
     pub payment_account: Option<String>,
+    /// For templates that ask for a captcha.
+    #[serde(default)]
+    pub captcha_token: Option<String>,
 }
 
 impl RiskContext {
@@ -177,6 +181,7 @@ impl RiskContext {
             phone: text("phone"),
             address_hash: text("address_hash"),
             payment_account: text("payment_account"),
+            captcha_token: text("captcha_token"),
         }
     }
 
@@ -245,7 +250,12 @@ struct Pending {
 #[derive(Default)]
 pub(crate) struct ClaimEngine {
     batchers: Mutex<HashMap<String, mpsc::Sender<Pending>>>,
+    /// Whether each template asks for a captcha, and when that was read.
+    captcha: Mutex<HashMap<String, (bool, Instant)>>,
 }
+
+/// How long a template's captcha setting is trusted before it is read again.
+const CAPTCHA_SETTING_TTL: Duration = Duration::from_secs(2);
 
 impl ClaimEngine {
     fn has_batcher(&self, template_id: &str) -> bool {
@@ -298,6 +308,35 @@ fn check_issue(issue: &Issue) -> AppResult<()> {
 }
 
 impl App {
+    /// Whether the template asks for a captcha, from a short-lived cache.
+    async fn captcha_required(&self, template_id: &str) -> AppResult<bool> {
+        let cached = {
+            let cache = self
+                .claims
+                .captcha
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            cache.get(template_id).copied()
+        };
+        if let Some((required, _)) = cached.filter(|(_, at)| at.elapsed() < CAPTCHA_SETTING_TTL) {
+            return Ok(required);
+        }
+        let required = self
+            .template(template_id)
+            .await?
+            .template
+            .get()
+            .risk
+            .captcha;
+        let mut cache = self
+            .claims
+            .captcha
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        cache.insert(template_id.to_owned(), (required, Instant::now()));
+        Ok(required)
+    }
+
     /// Claims a coupon of `template_id` for the user (SPEC §6.2.1).
     pub async fn claim(
         &self,
@@ -312,6 +351,16 @@ impl App {
     /// same (user, source, request id) again answers the first answer.
     pub async fn issue(&self, template_id: &str, issue: Issue) -> AppResult<ClaimedCoupon> {
         check_issue(&issue)?;
+        if issue.source.user_asked() && self.captcha_required(template_id).await? {
+            let context = &issue.context;
+            self.verify_captcha(
+                template_id,
+                &issue.user.id,
+                context.captcha_token.as_deref(),
+                context.ip.as_deref(),
+            )
+            .await?;
+        }
         // A batcher is started only for a template that exists, so claims
         // to made-up ids cannot pile up tasks.
         if !self.claims.has_batcher(template_id) {

@@ -147,6 +147,9 @@ pub enum ClaimRefusal {
     /// An anti-fraud cap of the template (§11.4): per device, IP, phone,
     /// address or payment account.
     RiskLimit,
+    /// The template asks for a captcha and the claim's token was missing
+    /// or refused (§11.4).
+    CaptchaFailed,
     PerUserLimit,
     PerDayLimit,
     SoldOut,
@@ -168,6 +171,7 @@ impl ClaimRefusal {
             ClaimRefusal::Channel => "CHANNEL",
             ClaimRefusal::NotInRollout => "NOT_IN_ROLLOUT",
             ClaimRefusal::RiskLimit => "RISK_LIMIT",
+            ClaimRefusal::CaptchaFailed => "CAPTCHA_FAILED",
             ClaimRefusal::PerUserLimit => "PER_USER_LIMIT",
             ClaimRefusal::PerDayLimit => "PER_DAY_LIMIT",
             ClaimRefusal::SoldOut => "SOLD_OUT",

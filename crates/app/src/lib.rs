@@ -10,6 +10,7 @@ pub mod audit;
 pub mod background;
 pub mod balances;
 pub mod campaigns;
+pub mod captcha;
 pub mod checkout;
 pub mod claims;
 pub mod codes;
@@ -53,6 +54,8 @@ pub struct Settings {
     /// (SPEC §11.5).
     pub code_failures_limit: i64,
     pub code_cooldown_secs: i64,
+    /// How claims' captcha tokens are checked (SPEC §11.4).
+    pub captcha: captcha::CaptchaVerifier,
     /// How long a node holds a grant between two chunks before another
     /// node may take it over.
     pub grant_lease_secs: u64,
@@ -66,6 +69,7 @@ impl Default for Settings {
             notify: notify::NotifySettings::default(),
             code_failures_limit: 20,
             code_cooldown_secs: 900,
+            captcha: captcha::CaptchaVerifier::None,
             grant_lease_secs: grants::GRANT_LEASE_SECS_DEFAULT,
         }
     }

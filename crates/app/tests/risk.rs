@@ -178,3 +178,116 @@ async fn bad_risk_rules_are_refused() {
         }
     }
 }
+
+fn captcha_template_body() -> Value {
+    template_body(
+        "验证码券",
+        json!({"kind": "cash", "amount": 500}),
+        json!({"limits": {"per_user": 5}, "risk": {"captcha": true}}),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hmac_verifier_takes_only_a_live_token_for_this_template_and_user() {
+    use couponflow_app::captcha::{CaptchaVerifier, hmac_token};
+    let settings = couponflow_app::Settings {
+        captcha: CaptchaVerifier::Hmac {
+            secret: "the-mall-captcha-secret".into(),
+        },
+        ..couponflow_app::Settings::default()
+    };
+    for t in apps_with(settings).await {
+        let app = &t.app;
+        let template = live_template(app, captcha_template_body()).await;
+        let token = |user: &str| {
+            hmac_token(
+                "the-mall-captcha-secret",
+                &template,
+                user,
+                app.now() + Duration::minutes(2),
+            )
+        };
+        let missing = app.claim(&template, claim("u-1", Value::Null)).await;
+        assert_eq!(missing.unwrap_err().code(), "CAPTCHA_FAILED", "{}", t.url);
+        let stolen = app
+            .claim(
+                &template,
+                claim("u-1", json!({"captcha_token": token("u-2")})),
+            )
+            .await;
+        assert_eq!(stolen.unwrap_err().code(), "CAPTCHA_FAILED");
+        app.claim(
+            &template,
+            claim("u-1", json!({"captcha_token": token("u-1")})),
+        )
+        .await
+        .unwrap();
+        // Expired.
+        let old = token("u-3");
+        t.clock.advance(Duration::minutes(3));
+        let late = app
+            .claim(&template, claim("u-3", json!({"captcha_token": old})))
+            .await;
+        assert_eq!(late.unwrap_err().code(), "CAPTCHA_FAILED");
+        // Staff grants need none.
+        let grant = couponflow_app::claims::Issue {
+            user: ClaimUser {
+                id: "u-4".into(),
+                ..ClaimUser::default()
+            },
+            request_id: "g-1".into(),
+            source: couponflow_app::claims::Source::Grant,
+            campaign_id: None,
+            points: 0,
+            context: Default::default(),
+        };
+        app.issue(&template, grant).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_verifier_asks_the_malls_service() {
+    use axum::routing::post;
+    use couponflow_app::captcha::CaptchaVerifier;
+    let router = axum::Router::new().route(
+        "/verify",
+        post(|body: String| async move {
+            let asked: Value = serde_json::from_str(&body).unwrap_or_default();
+            let ok = asked["token"] == "human" && asked["user_id"] == "u-1";
+            axum::Json(json!({"success": ok}))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/verify", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let settings = couponflow_app::Settings {
+        captcha: CaptchaVerifier::Http {
+            url,
+            timeout_ms: 2_000,
+        },
+        ..couponflow_app::Settings::default()
+    };
+    for t in apps_with(settings).await {
+        let app = &t.app;
+        let template = live_template(app, captcha_template_body()).await;
+        let robot = app
+            .claim(&template, claim("u-1", json!({"captcha_token": "robot"})))
+            .await;
+        assert_eq!(robot.unwrap_err().code(), "CAPTCHA_FAILED", "{}", t.url);
+        app.claim(&template, claim("u-1", json!({"captcha_token": "human"})))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_verifier_a_captcha_template_takes_no_claims() {
+    for t in apps().await {
+        let template = live_template(&t.app, captcha_template_body()).await;
+        let answer = t
+            .app
+            .claim(&template, claim("u-1", json!({"captcha_token": "x"})))
+            .await;
+        assert_eq!(answer.unwrap_err().code(), "CAPTCHA_FAILED");
+    }
+}

@@ -23,6 +23,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use clap::Args;
 use couponflow_app::background::Background;
+use couponflow_app::captcha::CaptchaVerifier;
 use couponflow_app::{App, Settings};
 use couponflow_http::auth::UserTokenSecret;
 use couponflow_http::server::serve_with_drain_limit;
@@ -124,6 +125,16 @@ fn settings(config: &ServerConfig) -> anyhow::Result<Settings> {
         time_zone,
         notify: config.notify_settings(),
         grant_lease_secs: config.grant_lease_secs,
+        captcha: match (&config.captcha_secret, &config.captcha_url) {
+            (Some(secret), _) => CaptchaVerifier::Hmac {
+                secret: secret.expose().to_owned(),
+            },
+            (None, Some(url)) => CaptchaVerifier::Http {
+                url: url.clone(),
+                timeout_ms: 2_000,
+            },
+            (None, None) => CaptchaVerifier::None,
+        },
         ..Settings::default()
     })
 }

@@ -87,6 +87,10 @@ pub struct ServerConfig {
     /// How long a node holds a grant without recording a chunk before
     /// another node may take it over (SPEC §14: a dead node's grant resumes).
     pub grant_lease_secs: u64,
+    /// The built-in captcha verifier's shared secret (SPEC §11.4).
+    pub captcha_secret: Option<Secret>,
+    /// The mall's captcha verifier, called when no secret is set.
+    pub captcha_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -110,6 +114,8 @@ impl Default for ServerConfig {
             webhook_send_timeout_ms: notify.send_timeout_ms,
             expiry_reminder_lead_secs: notify.reminder_lead_secs,
             grant_lease_secs: GRANT_LEASE_SECS_DEFAULT,
+            captcha_secret: None,
+            captcha_url: None,
         }
     }
 }
@@ -150,6 +156,8 @@ struct FileSettings {
     webhook_send_timeout_ms: Option<u64>,
     expiry_reminder_lead_secs: Option<u64>,
     grant_lease_secs: Option<u64>,
+    captcha_secret: Option<String>,
+    captcha_url: Option<String>,
 }
 
 impl ServerConfig {
@@ -219,6 +227,10 @@ impl ServerConfig {
             file.expiry_reminder_lead_secs,
         );
         set(&mut self.grant_lease_secs, file.grant_lease_secs);
+        set_secret(&mut self.captcha_secret, file.captcha_secret);
+        if file.captcha_url.is_some() {
+            self.captcha_url = file.captcha_url;
+        }
         Ok(())
     }
 
@@ -292,6 +304,13 @@ impl ServerConfig {
             &mut self.grant_lease_secs,
             reader.number("COUPONFLOW_GRANT_LEASE_SECS")?,
         );
+        set_secret(
+            &mut self.captcha_secret,
+            reader.text("COUPONFLOW_CAPTCHA_SECRET"),
+        );
+        if let Some(url) = reader.text("COUPONFLOW_CAPTCHA_URL") {
+            self.captcha_url = Some(url);
+        }
         Ok(())
     }
 

@@ -34,7 +34,7 @@ pub(super) fn decide_batch(
     // The writer is SQLite's only one: reading the row inside its
     // transaction is the lock.
     let record = read_template(connection, template_id)?;
-    if !record.template.get().risk.is_empty() {
+    if record.template.get().risk.counts_claims() {
         return Ok(None);
     }
     let earlier = earlier_refusals(connection, template_id, &requests)?;

@@ -245,6 +245,7 @@ fn decide(position: i64, answer: AppResult<ClaimedCoupon>) -> AppResult<Decided>
                 | ClaimRefusal::NotInRollout
                 | ClaimRefusal::NoValidity
                 | ClaimRefusal::RiskLimit
+                | ClaimRefusal::CaptchaFailed
                 | ClaimRefusal::InsufficientPoints => Outcome::Failed,
             };
             (outcome, Some(code.code()), None)

@@ -13,11 +13,20 @@ pub struct Risk {
     pub claim_caps: Vec<Cap>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claims_per_minute: Option<Thresholds>,
+    /// Claims need a captcha token the deployment's verifier accepts.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub captcha: bool,
 }
 
 impl Risk {
     pub fn is_empty(&self) -> bool {
-        self.claim_caps.is_empty() && self.claims_per_minute.is_none()
+        self.claim_caps.is_empty() && self.claims_per_minute.is_none() && !self.captcha
+    }
+
+    /// Whether claims are counted against caps or a rate (the captcha is
+    /// checked before a claim reaches its batch).
+    pub fn counts_claims(&self) -> bool {
+        !self.claim_caps.is_empty() || self.claims_per_minute.is_some()
     }
 }
 
