@@ -18,6 +18,7 @@ pub mod exchange;
 pub mod expiry;
 pub mod ids;
 pub mod keys;
+pub mod ledger;
 pub mod notify;
 pub mod orders;
 pub mod rules;
