@@ -92,7 +92,7 @@ async fn nets_where(
     extra: &'static str,
 ) -> AppResult<Nets> {
     let rows = sqlx::query(&format!(
-        "SELECT issuer, account, SUM(amount) AS amount FROM ledger_entries \
+        "SELECT issuer, account, CAST(SUM(amount) AS BIGINT) AS amount FROM ledger_entries \
          WHERE {column} = $1 {extra} GROUP BY issuer, account"
     ))
     .bind(value)
