@@ -211,12 +211,9 @@ pub(crate) async fn on_coupon_change(
         _ => return Ok(()),
     };
     let terms = terms(connection, &coupon.template_id).await?;
-    let id = format!(
-        "{}:{}:{}",
-        coupon.code,
-        kind.as_str(),
-        to_micros(now)
-    );
+    // Random: a coupon can go through the same step more than once (paid,
+    // returned, paid again), even within one clock tick.
+    let id = crate::ids::new_id(kind.as_str());
     let mut posting = Posting::new(id, kind, &terms, Some(&coupon.code), now);
     match kind {
         PostingKind::Expense => {
@@ -264,7 +261,7 @@ pub(crate) async fn on_new_cash_coupon(
     if !terms.reserves() {
         return Ok(());
     }
-    let id = format!("{code}:reserve:{}", to_micros(now));
+    let id = crate::ids::new_id("reserve");
     let mut posting = Posting::new(id, PostingKind::Reserve, &terms, Some(code), now);
     model::reserve(&mut posting, &terms, face_value);
     if state == CouponState::Expired {

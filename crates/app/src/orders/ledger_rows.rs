@@ -74,10 +74,11 @@ pub(super) fn postings_of(outcome: &Outcome, cache: &TemplateCache) -> AppResult
         let Some(terms) = terms_of.get(&coupon.template_id) else {
             continue;
         };
-        let id = format!("{}:{}:{}", coupon.code, kind.as_str(), to_micros(change.at));
+        // An order pays or releases a coupon once: order and code name the posting.
+        let order_id = change.order_id.as_deref().unwrap_or_default();
+        let id = format!("{}:{order_id}:{}", kind.as_str(), coupon.code);
         let mut posting = Posting::new(id, kind, terms, Some(&coupon.code), change.at);
         if kind == PostingKind::Expense {
-            let order_id = change.order_id.as_deref().unwrap_or_default();
             if !costs_of.contains_key(order_id) {
                 let order = orders.get(order_id).ok_or_else(|| {
                     AppError::Store(StoreError::Other(format!(
