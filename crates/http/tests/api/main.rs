@@ -12,6 +12,7 @@ mod claims;
 mod code_batches;
 mod coupons;
 mod harness;
+mod ledger;
 mod notify;
 mod openapi;
 mod orders;
