@@ -14,6 +14,7 @@ use couponflow_core::template::{Problems, Template, ValidTemplate, parse_json};
 
 mod codes_cmd;
 mod demo;
+mod ledger_cmd;
 mod migrate_cmd;
 mod serve_cmd;
 
@@ -55,6 +56,8 @@ enum Command {
     Codes(codes_cmd::CodesArgs),
     /// Load a realistic demo data set (templates of every kind, users, orders) and print its API keys.
     Demo(demo::DemoArgs),
+    /// The budget ledger: `check` reconciles it with the coupons (exit 1 on a mismatch).
+    Ledger(ledger_cmd::LedgerArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +67,11 @@ fn main() -> ExitCode {
         Command::Migrate(args) => migrate_cmd::run(args).map_err(Failure::Other),
         Command::Codes(args) => codes_cmd::run(args).map_err(Failure::Other),
         Command::Demo(args) => demo::run(args).map_err(Failure::Other),
+        Command::Ledger(args) => match ledger_cmd::run(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(error) => Err(Failure::Other(error)),
+        },
         Command::Quote { file, compact } => run_quote(&file, compact),
         Command::ValidateTemplate { file } => run_validate_template(&file),
     };
