@@ -487,8 +487,7 @@ impl App {
                     record.version += 1;
                     record.updated_at = now;
                     save(connection, &record).await?;
-                    crate::ledger::post::on_template_step(connection, before, &record, now)
-                        .await?;
+                    crate::ledger::post::on_template_step(connection, before, &record, now).await?;
                     record_event(
                         connection,
                         &record,

@@ -61,7 +61,9 @@ async fn pay(app: &App, order_id: &str, user: &str, code: &str, price: i64) {
     let mut shop_line = line("l0", price, 1);
     shop_line.shop = Some("s-1".into());
     let order = cart(user, vec![shop_line], chosen(&[code]));
-    app.lock_order(&actor("mall"), order_id, order).await.unwrap();
+    app.lock_order(&actor("mall"), order_id, order)
+        .await
+        .unwrap();
     app.redeem_order(&actor("mall"), order_id).await.unwrap();
 }
 
@@ -100,7 +102,9 @@ async fn a_shared_template_posts_hand_computed_entries_from_approval_to_end() {
                 quantity: 1,
             }],
         };
-        app.refund_order(&actor("mall"), "o-b", refund).await.unwrap();
+        app.refund_order(&actor("mall"), "o-b", refund)
+            .await
+            .unwrap();
         let r = report(app, &id).await;
         assert_eq!(side(&r, "platform"), (3000, 420, 180, 2400));
         assert_eq!(side(&r, "s-1"), (2000, 280, 120, 1600));
@@ -149,7 +153,10 @@ async fn a_template_without_budget_or_total_reserves_nothing_and_spends_from_the
         assert_eq!(side(&r, "platform"), (0, 420, 0, 0));
         assert_eq!(side(&r, "s-1"), (0, 280, 0, 0));
         assert_eq!(
-            r.issuers.iter().map(|i| i.figures.budget_drawn).sum::<i64>(),
+            r.issuers
+                .iter()
+                .map(|i| i.figures.budget_drawn)
+                .sum::<i64>(),
             700
         );
         let b = claim(app, &id, "ub").await;
@@ -204,10 +211,20 @@ async fn a_tampered_ledger_is_reported() {
             .unwrap();
         let check = app.ledger_check().await.unwrap();
         assert!(!check.is_consistent());
-        let problems: Vec<&str> = check.mismatches.iter().map(|m| m.problem.as_str()).collect();
-        assert!(problems.iter().any(|p| p.contains("does not balance")), "{problems:?}");
+        let problems: Vec<&str> = check
+            .mismatches
+            .iter()
+            .map(|m| m.problem.as_str())
+            .collect();
         assert!(
-            check.mismatches.iter().any(|m| m.code.as_deref() == Some(a.as_str())),
+            problems.iter().any(|p| p.contains("does not balance")),
+            "{problems:?}"
+        );
+        assert!(
+            check
+                .mismatches
+                .iter()
+                .any(|m| m.code.as_deref() == Some(a.as_str())),
             "{problems:?}"
         );
     }

@@ -52,17 +52,25 @@ fn ops() -> impl Strategy<Value = (bool, Vec<Op>, bool)> {
         1 => any::<u8>().prop_map(Op::Void),
         1 => Just(Op::Expire),
     ];
-    (any::<bool>(), prop::collection::vec(op, 1..=14), any::<bool>())
+    (
+        any::<bool>(),
+        prop::collection::vec(op, 1..=14),
+        any::<bool>(),
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum State {
     Available,
-    Redeemed { discount: i64 },
+    Redeemed {
+        discount: i64,
+    },
     /// Expired or voided without being spent: its face is released.
     Released,
     /// Voided after being spent: its discount stays spent.
-    VoidedSpent { discount: i64 },
+    VoidedSpent {
+        discount: i64,
+    },
 }
 
 struct Coupon {
@@ -95,7 +103,10 @@ fn model_totals(reserves: bool, coupons: &[Coupon], ended: bool) -> (i64, i64, i
         })
         .sum();
     if ended {
-        let live = coupons.iter().filter(|c| c.state == State::Available).count();
+        let live = coupons
+            .iter()
+            .filter(|c| c.state == State::Available)
+            .count();
         released = BUDGET - spent - FACE * i64::try_from(live).unwrap();
     }
     (BUDGET, spent, released)
@@ -104,7 +115,11 @@ fn model_totals(reserves: bool, coupons: &[Coupon], ended: bool) -> (i64, i64, i
 async fn run(t: &TestApp, (reserves, ops, end): &(bool, Vec<Op>, bool)) {
     let app: &App = &t.app;
     let n = CASES.fetch_add(1, Ordering::Relaxed);
-    let limits = if *reserves { json!({"budget": BUDGET}) } else { json!({}) };
+    let limits = if *reserves {
+        json!({"budget": BUDGET})
+    } else {
+        json!({})
+    };
     let body = template_body(
         "无门槛10元",
         json!({"kind": "cash", "amount": FACE}),
@@ -145,11 +160,15 @@ async fn run(t: &TestApp, (reserves, ops, end): &(bool, Vec<Op>, bool)) {
                 shop_line.shop = Some("s-1".into());
                 let c = &mut coupons[i];
                 let order = cart(&c.user, vec![shop_line], chosen(&[&c.code]));
-                app.lock_order(&actor("mall"), &order_id, order).await.unwrap();
+                app.lock_order(&actor("mall"), &order_id, order)
+                    .await
+                    .unwrap();
                 if matches!(op, Op::Pay(..)) {
                     app.redeem_order(&actor("mall"), &order_id).await.unwrap();
                     // A cash coupon takes what it can of the one line.
-                    c.state = State::Redeemed { discount: FACE.min(*price) };
+                    c.state = State::Redeemed {
+                        discount: FACE.min(*price),
+                    };
                     c.order = Some(order_id);
                 } else if matches!(op, Op::Cancel(..)) {
                     app.release_order(&actor("mall"), &order_id).await.unwrap();
@@ -165,13 +184,20 @@ async fn run(t: &TestApp, (reserves, ops, end): &(bool, Vec<Op>, bool)) {
             }
             Op::Refund(k) => {
                 let Some(i) = pick(k, &coupons) else { continue };
-                let State::Redeemed { .. } = coupons[i].state else { continue };
+                let State::Redeemed { .. } = coupons[i].state else {
+                    continue;
+                };
                 let order_id = coupons[i].order.take().unwrap();
                 let request = RefundRequest {
                     refund_id: format!("{order_id}-r"),
-                    lines: vec![RefundRequestLine { line_id: "l0".into(), quantity: 1 }],
+                    lines: vec![RefundRequestLine {
+                        line_id: "l0".into(),
+                        quantity: 1,
+                    }],
                 };
-                app.refund_order(&actor("mall"), &order_id, request).await.unwrap();
+                app.refund_order(&actor("mall"), &order_id, request)
+                    .await
+                    .unwrap();
                 // Returned as available while valid, else expired (§8.4).
                 coupons[i].state = if coupons[i].epoch == epoch {
                     State::Available
@@ -186,7 +212,9 @@ async fn run(t: &TestApp, (reserves, ops, end): &(bool, Vec<Op>, bool)) {
                     State::Redeemed { discount } => State::VoidedSpent { discount },
                     State::Released | State::VoidedSpent { .. } => continue,
                 };
-                app.void_coupon(&actor("ops"), &coupons[i].code, None).await.unwrap();
+                app.void_coupon(&actor("ops"), &coupons[i].code, None)
+                    .await
+                    .unwrap();
                 coupons[i].state = next;
             }
             Op::Expire => {
@@ -199,14 +227,21 @@ async fn run(t: &TestApp, (reserves, ops, end): &(bool, Vec<Op>, bool)) {
             }
         }
         let check = app.ledger_check().await.unwrap();
-        assert!(check.is_consistent(), "after {op:?}: {:#?}", check.mismatches);
+        assert!(
+            check.is_consistent(),
+            "after {op:?}: {:#?}",
+            check.mismatches
+        );
     }
     if *end {
         app.end_template(&actor("ops"), &template_id).await.unwrap();
     }
     let check = app.ledger_check().await.unwrap();
     assert!(check.is_consistent(), "at the end: {:#?}", check.mismatches);
-    let query = ReportQuery { template_id: Some(template_id.clone()), ..ReportQuery::default() };
+    let query = ReportQuery {
+        template_id: Some(template_id.clone()),
+        ..ReportQuery::default()
+    };
     let report = app.ledger_report(&query).await.unwrap();
     let mut totals: HashMap<&str, i64> = HashMap::new();
     for row in &report.templates {
@@ -222,11 +257,19 @@ async fn run(t: &TestApp, (reserves, ops, end): &(bool, Vec<Op>, bool)) {
         (reserved, spent, released),
         "{ops:?}"
     );
-    let spent_total: i64 = report.settlement.iter().map(|s| s.shop_spent + s.platform_spent).sum();
+    let spent_total: i64 = report
+        .settlement
+        .iter()
+        .map(|s| s.shop_spent + s.platform_spent)
+        .sum();
     assert_eq!(spent_total, spent);
     // Double entry: what is reserved is in escrow, spent or released; a
     // template that reserves nothing spends from the budget, never escrow.
-    let escrow = if *reserves { reserved - spent - released } else { 0 };
+    let escrow = if *reserves {
+        reserved - spent - released
+    } else {
+        0
+    };
     assert_eq!(got("escrow"), escrow, "{ops:?}");
 }
 

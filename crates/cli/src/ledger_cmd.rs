@@ -65,7 +65,10 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<bool> {
             eprintln!("  {}: {}", subject.join(", "), m.problem);
         }
         if check.mismatch_count > i64::try_from(check.mismatches.len()).unwrap_or(i64::MAX) {
-            eprintln!("  … and {} more", check.mismatch_count - i64::try_from(check.mismatches.len()).unwrap_or(0));
+            eprintln!(
+                "  … and {} more",
+                check.mismatch_count - i64::try_from(check.mismatches.len()).unwrap_or(0)
+            );
         }
         Ok(false)
     })

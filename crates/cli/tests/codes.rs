@@ -235,7 +235,11 @@ async fn ledger_check_passes_on_a_consistent_database_and_fails_on_a_forged_entr
     let template = approved_template(&url, Some(10)).await;
     let run = couponflow(&["ledger", "check", "--database-url", &url], &[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(run.stdout.contains("the ledger matches the coupons"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("the ledger matches the coupons"),
+        "{}",
+        run.stdout
+    );
 
     with_app(&url, async |app: &App| {
         let template = template.clone();

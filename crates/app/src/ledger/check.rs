@@ -88,7 +88,12 @@ struct TemplateState {
 impl App {
     /// Reconciles the ledger with the coupons (see the module's list).
     pub async fn ledger_check(&self) -> AppResult<LedgerCheck> {
-        let mut connection = self.store.reader().acquire().await.map_err(StoreError::from)?;
+        let mut connection = self
+            .store
+            .reader()
+            .acquire()
+            .await
+            .map_err(StoreError::from)?;
         let connection: &mut AnyConnection = &mut connection;
         // One snapshot for every read below.
         let begin = match Backend::of(connection) {
@@ -137,7 +142,11 @@ async fn check_postings(connection: &mut AnyConnection, report: &mut LedgerCheck
     for row in &rows {
         let posting: String = row.try_get("posting").map_err(StoreError::from)?;
         let total: i64 = row.try_get("total").map_err(StoreError::from)?;
-        report.report(None, None, format!("posting does not balance: debits - credits = {total}"));
+        report.report(
+            None,
+            None,
+            format!("posting does not balance: debits - credits = {total}"),
+        );
         if let Some(last) = report.mismatches.last_mut() {
             last.posting = Some(posting);
         }
@@ -199,16 +208,26 @@ async fn read_templates(
     for row in &rows {
         let template_id: String = row.try_get("template_id").map_err(StoreError::from)?;
         let issuer: String = row.try_get("issuer").map_err(StoreError::from)?;
-        let account = account_of(&row.try_get::<String, _>("account").map_err(StoreError::from)?)?;
+        let account = account_of(
+            &row.try_get::<String, _>("account")
+                .map_err(StoreError::from)?,
+        )?;
         let approval: i64 = row.try_get("approval").map_err(StoreError::from)?;
         let amount: i64 = row.try_get("amount").map_err(StoreError::from)?;
         let Some(state) = templates.get_mut(&template_id) else {
-            report.report(Some(&template_id), None, "entries for a template that does not exist".into());
+            report.report(
+                Some(&template_id),
+                None,
+                "entries for a template that does not exist".into(),
+            );
             continue;
         };
-        for nets in [Some(&mut state.nets), (approval == 1).then_some(&mut state.approval)]
-            .into_iter()
-            .flatten()
+        for nets in [
+            Some(&mut state.nets),
+            (approval == 1).then_some(&mut state.approval),
+        ]
+        .into_iter()
+        .flatten()
         {
             let slot = nets.entry((issuer.clone(), account)).or_insert(0);
             *slot += amount;
@@ -266,7 +285,11 @@ async fn check_coupons(
         let costs = page_costs(connection, &page).await?;
         for coupon in &page {
             let Some(template) = templates.get_mut(&coupon.template_id) else {
-                report.report(Some(&coupon.template_id), Some(&coupon.code), "coupon of a template that does not exist".into());
+                report.report(
+                    Some(&coupon.template_id),
+                    Some(&coupon.code),
+                    "coupon of a template that does not exist".into(),
+                );
                 continue;
             };
             let found = nets.get(&coupon.code).cloned().unwrap_or_default();
@@ -366,15 +389,23 @@ async fn page_nets(
     for coupon in page {
         query = query.bind(coupon.code.clone());
     }
-    let rows = query.fetch_all(&mut *connection).await.map_err(StoreError::from)?;
+    let rows = query
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(StoreError::from)?;
     let mut nets: HashMap<String, Nets> = HashMap::new();
     for row in &rows {
         let code: String = row.try_get("code").map_err(StoreError::from)?;
         let issuer: String = row.try_get("issuer").map_err(StoreError::from)?;
-        let account = account_of(&row.try_get::<String, _>("account").map_err(StoreError::from)?)?;
+        let account = account_of(
+            &row.try_get::<String, _>("account")
+                .map_err(StoreError::from)?,
+        )?;
         let amount: i64 = row.try_get("amount").map_err(StoreError::from)?;
         if amount != 0 {
-            nets.entry(code).or_default().insert((issuer, account), amount);
+            nets.entry(code)
+                .or_default()
+                .insert((issuer, account), amount);
         }
     }
     Ok(nets)
@@ -395,7 +426,12 @@ async fn page_costs(
     }
     let mut orders: Vec<&str> = page
         .iter()
-        .filter(|c| matches!(c.state, CouponState::Redeemed | CouponState::Voided | CouponState::Deleted))
+        .filter(|c| {
+            matches!(
+                c.state,
+                CouponState::Redeemed | CouponState::Voided | CouponState::Deleted
+            )
+        })
         .filter_map(|c| c.order_id.as_deref())
         .collect();
     orders.sort_unstable();
@@ -413,7 +449,10 @@ async fn page_costs(
     for order in &orders {
         query = query.bind(order.to_string());
     }
-    let rows = query.fetch_all(&mut *connection).await.map_err(StoreError::from)?;
+    let rows = query
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(StoreError::from)?;
     for row in &rows {
         let order_id: String = row.try_get("order_id").map_err(StoreError::from)?;
         let body: String = row.try_get("body").map_err(StoreError::from)?;
@@ -439,7 +478,11 @@ async fn check_strays(connection: &mut AnyConnection, report: &mut LedgerCheck) 
     for row in &rows {
         let template_id: String = row.try_get("template_id").map_err(StoreError::from)?;
         let code: String = row.try_get("code").map_err(StoreError::from)?;
-        report.report(Some(&template_id), Some(&code), "entries for a coupon that holds nothing".into());
+        report.report(
+            Some(&template_id),
+            Some(&code),
+            "entries for a coupon that holds nothing".into(),
+        );
     }
     Ok(())
 }
@@ -455,11 +498,18 @@ fn check_template(id: &str, state: &TemplateState, report: &mut LedgerCheck) {
     let escrow = total(&state.nets, Account::Escrow);
     let past_approval = matches!(
         state.status,
-        TemplateStatus::Approved | TemplateStatus::Active | TemplateStatus::Paused | TemplateStatus::Ended
+        TemplateStatus::Approved
+            | TemplateStatus::Active
+            | TemplateStatus::Paused
+            | TemplateStatus::Ended
     );
     let Some(reservation) = state.terms.reservation else {
         if escrow != 0 || total(&state.nets, Account::Released) != 0 {
-            report.report(Some(id), None, format!("reserves nothing but holds escrow {escrow}"));
+            report.report(
+                Some(id),
+                None,
+                format!("reserves nothing but holds escrow {escrow}"),
+            );
         }
         return;
     };
@@ -475,7 +525,10 @@ fn check_template(id: &str, state: &TemplateState, report: &mut LedgerCheck) {
         report.report(
             Some(id),
             None,
-            format!("escrow {escrow} does not cover the {} its live coupons hold", state.live_held),
+            format!(
+                "escrow {escrow} does not cover the {} its live coupons hold",
+                state.live_held
+            ),
         );
     }
     if state.status == TemplateStatus::Ended {

@@ -208,7 +208,11 @@ impl Posting {
     }
 
     pub fn balances(&self) -> bool {
-        self.entries.iter().map(|e| i128::from(e.amount)).sum::<i128>() == 0
+        self.entries
+            .iter()
+            .map(|e| i128::from(e.amount))
+            .sum::<i128>()
+            == 0
     }
 }
 
@@ -217,7 +221,9 @@ pub type Nets = BTreeMap<(String, Account), i64>;
 
 pub fn add_nets(nets: &mut Nets, posting: &Posting) {
     for entry in &posting.entries {
-        let slot = nets.entry((entry.issuer.clone(), entry.account)).or_insert(0);
+        let slot = nets
+            .entry((entry.issuer.clone(), entry.account))
+            .or_insert(0);
         *slot = slot.saturating_add(entry.amount);
     }
     nets.retain(|_, amount| *amount != 0);
@@ -310,14 +316,25 @@ mod tests {
     }
 
     fn posting(terms: &Terms) -> Posting {
-        Posting::new("p".into(), PostingKind::Expense, terms, Some("c"), Utc::now())
+        Posting::new(
+            "p".into(),
+            PostingKind::Expense,
+            terms,
+            Some("c"),
+            Utc::now(),
+        )
     }
 
     #[test]
     fn a_shared_redemption_spends_each_side_and_releases_the_rest() {
         let terms = shared(6000);
         let mut p = posting(&terms);
-        redeem(&mut p, &terms, 1000, &[("platform".into(), 480), ("s-1".into(), 320)]);
+        redeem(
+            &mut p,
+            &terms,
+            1000,
+            &[("platform".into(), 480), ("s-1".into(), 320)],
+        );
         assert!(p.balances());
         let mut nets = Nets::new();
         add_nets(&mut nets, &p);
@@ -334,7 +351,12 @@ mod tests {
     fn a_return_reverses_the_redemption_exactly() {
         let terms = shared(6000);
         let mut p = posting(&terms);
-        redeem(&mut p, &terms, 1000, &[("platform".into(), 480), ("s-1".into(), 320)]);
+        redeem(
+            &mut p,
+            &terms,
+            1000,
+            &[("platform".into(), 480), ("s-1".into(), 320)],
+        );
         let mut nets = Nets::new();
         add_nets(&mut nets, &p);
         let mut back = posting(&terms);
@@ -351,12 +373,21 @@ mod tests {
             ..shared(5000)
         };
         let mut p = posting(&terms);
-        redeem(&mut p, &terms, 0, &[("platform".into(), 3), ("s-1".into(), 2)]);
+        redeem(
+            &mut p,
+            &terms,
+            0,
+            &[("platform".into(), 3), ("s-1".into(), 2)],
+        );
         let mut nets = Nets::new();
         add_nets(&mut nets, &p);
         assert_eq!(nets[&("platform".into(), Account::Budget)], -3);
         assert_eq!(nets[&("s-1".into(), Account::Budget)], -2);
-        assert!(!nets.keys().any(|(_, a)| *a == Account::Escrow || *a == Account::Released));
+        assert!(
+            !nets
+                .keys()
+                .any(|(_, a)| *a == Account::Escrow || *a == Account::Released)
+        );
     }
 
     #[test]

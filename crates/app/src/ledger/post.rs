@@ -130,7 +130,12 @@ pub(crate) async fn on_template_step(
         return Ok(());
     }
     let terms = Terms::of(&record.id, record.template.get());
-    let id = format!("{}:{}:v{}", record.id, record.status.as_str(), record.version);
+    let id = format!(
+        "{}:{}:v{}",
+        record.id,
+        record.status.as_str(),
+        record.version
+    );
     if approved {
         let reserved = nets_where(
             connection,

@@ -28,7 +28,12 @@ async fn the_report_shows_what_an_order_spent_and_the_check_finds_nothing_wrong(
         let report = report.expect(200).clone();
         let row = &report["templates"][0];
         assert_eq!(
-            (&row["issuer"], &row["reserved"], &row["spent"], &row["released"]),
+            (
+                &row["issuer"],
+                &row["reserved"],
+                &row["spent"],
+                &row["released"]
+            ),
             (&json!("platform"), &json!(500_000), &json!(5000), &json!(0)),
             "{report} on {}",
             server.database
