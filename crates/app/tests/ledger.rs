@@ -229,3 +229,70 @@ async fn a_tampered_ledger_is_reported() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_counter_verification_spends_the_face_value_split_by_the_issuers() {
+    for t in apps().await {
+        let app = &t.app;
+        let id = live_template(app, shared_cash(Some(5000))).await;
+        let code = claim(app, &id, "ua").await;
+        let scope = couponflow_app::verify::VerifierScope::Staff;
+        app.confirm_verification(&actor("clerk"), &scope, &code, "s-1", "clerk")
+            .await
+            .unwrap();
+        let r = report(app, &id).await;
+        assert_eq!(side(&r, "platform"), (3000, 600, 0, 2400), "{}", t.url);
+        assert_eq!(side(&r, "s-1"), (2000, 400, 0, 1600));
+        assert_consistent(app).await;
+        // Voiding a spent coupon leaves it spent.
+        app.void_coupon(&actor("ops"), &code, None).await.unwrap();
+        let r = report(app, &id).await;
+        assert_eq!(side(&r, "platform"), (3000, 600, 0, 2400));
+        assert_consistent(app).await;
+    }
+}
+
+#[tokio::test]
+async fn a_partial_refund_reserves_the_new_cash_coupon_it_gives_back() {
+    for t in apps().await {
+        let app = &t.app;
+        let id = live_template(app, shared_cash(Some(5000))).await;
+        let code = claim(app, &id, "ua").await;
+        let mut two = line("l0", 1000, 2);
+        two.shop = Some("s-1".into());
+        let order = cart("ua", vec![two], chosen(&[&code]));
+        app.lock_order(&actor("mall"), "o-p", order).await.unwrap();
+        app.redeem_order(&actor("mall"), "o-p").await.unwrap();
+        let refund = RefundRequest {
+            refund_id: "r-p".into(),
+            lines: vec![RefundRequestLine {
+                line_id: "l0".into(),
+                quantity: 1,
+            }],
+        };
+        let refund = app
+            .refund_order(&actor("mall"), "o-p", refund)
+            .await
+            .unwrap();
+        let given = refund.coupons[0]
+            .new_coupon
+            .clone()
+            .expect("a new cash coupon");
+        assert_eq!(
+            app.coupon(&given).await.unwrap().face_value,
+            500,
+            "{}",
+            t.url
+        );
+        // 5.00 more reserved for it (3.00 + 2.00); the spent 10.00 stays spent.
+        let r = report(app, &id).await;
+        assert_eq!(side(&r, "platform"), (3300, 600, 0, 2700));
+        assert_eq!(side(&r, "s-1"), (2200, 400, 0, 1800));
+        assert_consistent(app).await;
+        // Voiding it releases what it held.
+        app.void_coupon(&actor("ops"), &given, None).await.unwrap();
+        let r = report(app, &id).await;
+        assert_eq!(side(&r, "platform"), (3300, 600, 300, 2400));
+        assert_consistent(app).await;
+    }
+}
