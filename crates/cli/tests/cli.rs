@@ -766,6 +766,7 @@ fn help_lists_every_command() {
             "validate-template",
             "codes",
             "demo",
+            "ledger",
             "help"
         ]
     );
