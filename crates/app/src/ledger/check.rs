@@ -230,7 +230,7 @@ async fn read_templates(
         .flatten()
         {
             let slot = nets.entry((issuer.clone(), account)).or_insert(0);
-            *slot += amount;
+            *slot = slot.saturating_add(amount);
         }
     }
     Ok(templates)
@@ -314,9 +314,10 @@ async fn check_coupons(
             if matches!(coupon.state, CouponState::Available | CouponState::Locked)
                 && template.terms.reserves()
             {
-                template.live_held += coupon.face_value;
+                template.live_held = template.live_held.saturating_add(coupon.face_value);
                 for (issuer, share) in template.terms.split(coupon.face_value) {
-                    *template.live_held_by_issuer.entry(issuer).or_insert(0) += share;
+                    let slot = template.live_held_by_issuer.entry(issuer).or_insert(0);
+                    *slot = slot.saturating_add(share);
                 }
             }
         }
