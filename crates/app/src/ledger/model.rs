@@ -321,7 +321,7 @@ mod tests {
             PostingKind::Expense,
             terms,
             Some("c"),
-            Utc::now(),
+            DateTime::<Utc>::UNIX_EPOCH,
         )
     }
 
