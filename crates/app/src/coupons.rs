@@ -158,6 +158,8 @@ pub(crate) async fn apply(
     .execute(&mut *connection)
     .await
     .map_err(StoreError::from)?;
+    // The ledger moves with the coupon, in the same unit.
+    crate::ledger::post::on_coupon_change(connection, from, coupon, change.now).await?;
     append_history(connection, &coupon.code, Some(from), to, change).await
 }
 

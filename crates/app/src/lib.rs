@@ -21,6 +21,7 @@ pub mod expiry;
 pub mod grants;
 pub mod ids;
 pub mod keys;
+pub mod ledger;
 pub mod notify;
 pub mod orders;
 pub mod rules;

@@ -18,6 +18,7 @@ mod coupon_rows;
 mod decide;
 mod engine;
 mod idempotency;
+mod ledger_rows;
 mod outbox_rows;
 mod refund;
 mod repository;

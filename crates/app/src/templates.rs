@@ -508,12 +508,14 @@ impl App {
             .write(move |connection| {
                 Box::pin(async move {
                     let mut record = lock(connection, &id).await?;
+                    let before = record.status;
                     let (status, step) = decide(&mut record, threshold)?;
                     record.status = status;
                     record.review_step = step;
                     record.version += 1;
                     record.updated_at = now;
                     save(connection, &record).await?;
+                    crate::ledger::post::on_template_step(connection, before, &record, now).await?;
                     record_event(
                         connection,
                         &record,

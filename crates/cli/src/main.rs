@@ -15,6 +15,7 @@ use couponflow_core::template::{Problems, Template, ValidTemplate, parse_json};
 mod codes_cmd;
 mod demo;
 mod grants_cmd;
+mod ledger_cmd;
 mod migrate_cmd;
 mod serve_cmd;
 
@@ -58,6 +59,8 @@ enum Command {
     Grants(grants_cmd::GrantsArgs),
     /// Load a realistic demo data set (templates of every kind, users, orders) and print its API keys.
     Demo(demo::DemoArgs),
+    /// The budget ledger: `check` reconciles it with the coupons (exit 1 on a mismatch).
+    Ledger(ledger_cmd::LedgerArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +71,11 @@ fn main() -> ExitCode {
         Command::Codes(args) => codes_cmd::run(args).map_err(Failure::Other),
         Command::Demo(args) => demo::run(args).map_err(Failure::Other),
         Command::Grants(args) => grants_cmd::run(args).map_err(Failure::Other),
+        Command::Ledger(args) => match ledger_cmd::run(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(error) => Err(Failure::Other(error)),
+        },
         Command::Quote { file, compact } => run_quote(&file, compact),
         Command::ValidateTemplate { file } => run_validate_template(&file),
     };

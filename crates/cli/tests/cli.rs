@@ -767,6 +767,7 @@ fn help_lists_every_command() {
             "codes",
             "grants",
             "demo",
+            "ledger",
             "help"
         ]
     );

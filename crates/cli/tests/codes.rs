@@ -227,3 +227,42 @@ async fn a_batch_beyond_the_templates_total_is_refused_with_nothing_made() {
     assert_eq!(unknown.code, Some(1));
     assert!(unknown.stderr.contains("cb_missing"), "{}", unknown.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_check_passes_on_a_consistent_database_and_fails_on_a_forged_entry() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let url = url_in(directory.path());
+    let template = approved_template(&url, Some(10)).await;
+    let run = couponflow(&["ledger", "check", "--database-url", &url], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("the ledger matches the coupons"),
+        "{}",
+        run.stdout
+    );
+
+    with_app(&url, async |app: &App| {
+        let template = template.clone();
+        app.store()
+            .write(move |connection| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO ledger_entries (posting, line, kind, issuer, template_id, \
+                         template_shop, account, code, amount, at) VALUES \
+                         ('forged', 0, 'reserve', 'platform', $1, NULL, 'escrow', NULL, 5, 0)",
+                    )
+                    .bind(template)
+                    .execute(&mut *connection)
+                    .await
+                    .map_err(couponflow_store::StoreError::from)?;
+                    Ok::<_, couponflow_store::StoreError>(())
+                })
+            })
+            .await
+            .unwrap();
+    })
+    .await;
+    let run = couponflow(&["ledger", "check", "--database-url", &url], &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert!(run.stderr.contains("does not balance"), "{}", run.stderr);
+}

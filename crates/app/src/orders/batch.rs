@@ -28,6 +28,7 @@ use couponflow_store::{Backend, StoreError};
 use super::coupon_rows;
 use super::decide::{self, Call, OrderRequest, Outcome, Snapshot};
 use super::idempotency::{self, NewAnswer};
+use super::ledger_rows;
 use super::outbox_rows;
 use super::repository;
 use super::statements;
@@ -68,7 +69,7 @@ pub(super) async fn decide_batch(
         .collect();
     cache.load_many(connection, &template_ids).await?;
     let outcome = decide_locked(connection, &mut snapshot, &mut cache, requests).await?;
-    write(connection, requests, &outcome).await?;
+    write(connection, requests, &outcome, &cache).await?;
     Ok(outcome.answers)
 }
 
@@ -204,8 +205,11 @@ async fn write(
     connection: &mut AnyConnection,
     requests: &[OrderRequest],
     outcome: &Outcome,
+    cache: &TemplateCache,
 ) -> AppResult<()> {
     let backend = Backend::of(connection);
+    let postings = ledger_rows::postings_of(outcome, cache)?;
+    let ledger_entries: usize = postings.iter().map(|p| p.entries.len()).sum();
     let mut answers = Vec::with_capacity(outcome.remembered.len());
     for &index in &outcome.remembered {
         let (Some(request), Some(Ok(order))) = (requests.get(index), outcome.answers.get(index))
@@ -244,6 +248,10 @@ async fn write(
         size,
     ));
     writes.extend(idempotency::remember_statements(backend, &answers, size));
+    // Its own padding: a paid coupon posts about four entries, which would
+    // pad every other list of the batch to four times its length.
+    let ledger_size = statements::size_for(ledger_entries, WRITE_ROWS_MAX);
+    writes.extend(ledger_rows::statements(backend, &postings, ledger_size));
     let events = outbox_rows::events_of(outcome);
     writes.extend(outbox_rows::statement(backend, &events));
     statements::run_all(connection, writes).await

@@ -375,6 +375,15 @@ async fn give_back_cash(
         now,
     };
     coupons::append_history(connection, &code, None, state, &change).await?;
+    crate::ledger::post::on_new_cash_coupon(
+        connection,
+        &original.template_id,
+        &code,
+        amount,
+        state,
+        now,
+    )
+    .await?;
     Ok(code)
 }
 

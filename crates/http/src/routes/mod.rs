@@ -25,6 +25,7 @@ mod coupons;
 mod docs;
 mod grant_upload;
 mod grants;
+mod ledger;
 mod messages;
 mod order_views;
 mod orders;
@@ -101,6 +102,11 @@ pub const BALANCE_ADJUSTERS: &[Role] = &[Role::Admin, Role::Finance];
 /// Who verifies coupons at a counter; merchants and partners within their scope.
 pub const VERIFIERS: &[Role] = &[Role::Admin, Role::Operator, Role::Merchant, Role::Partner];
 
+/// Who reads the budget ledger's reports (SPEC §12).
+pub const LEDGER_READERS: &[Role] = &[Role::Admin, Role::Finance];
+/// Who runs the ledger's reconciliation check.
+pub const LEDGER_CHECKERS: &[Role] = &[Role::Admin];
+
 /// Longest `reason` a review or a void may carry; reasons are shown in the
 /// console and kept in the history forever.
 pub const REASON_CHARS_MAX: usize = 1000;
@@ -128,6 +134,7 @@ pub fn v1_routes() -> ApiRouter<AppState> {
         .merge(redemption::routes())
         .merge(stats::routes())
         .merge(audit::routes())
+        .merge(ledger::routes())
 }
 
 /// The whole service: the foundation routes, `/v1`, `/openapi.json` and the

@@ -22,6 +22,8 @@ const VERIFIERS: &[&str] = &["admin", "operator", "merchant", "partner"];
 const CODE_BATCH_EXPORTERS: &[&str] = &["admin", "operator", "partner"];
 const BALANCE_READERS: &[&str] = &["admin", "operator", "finance", "service"];
 const BALANCE_ADJUSTERS: &[&str] = &["admin", "finance"];
+const LEDGER_READERS: &[&str] = &["admin", "finance"];
+const LEDGER_CHECKERS: &[&str] = &["admin"];
 const CLAIM_CENTRE_READERS: &[&str] = &["admin", "operator", "reviewer", "finance", "service"];
 const SEGMENT_WRITERS: &[&str] = &["admin", "operator", "service"];
 
@@ -248,6 +250,11 @@ fn table() -> Vec<Route> {
         route(Method::GET, "/v1/stats/campaigns/{id}", STAFF),
         route(Method::GET, "/v1/stats/issuers/{issuer}", STAFF),
         route(Method::GET, "/v1/audit-log", &["admin", "finance"]),
+        route(Method::GET, "/v1/ledger/check", LEDGER_CHECKERS),
+        asking(
+            route(Method::GET, "/v1/ledger/report", LEDGER_READERS),
+            "issuer=platform",
+        ),
     ]
 }
 

@@ -14,6 +14,7 @@ mod code_batches;
 mod coupons;
 mod grants;
 mod harness;
+mod ledger;
 mod notify;
 mod openapi;
 mod orders;
