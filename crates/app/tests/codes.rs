@@ -171,12 +171,26 @@ async fn an_interrupted_run_keeps_its_committed_chunks_and_a_new_run_continues_f
         );
 
         let resumed = Mutex::new(Vec::new());
-        let done = app
-            .run_code_batch(&batch.id, |generated, _| {
-                resumed.lock().unwrap().push(generated)
-            })
-            .await
-            .unwrap();
+        // The interrupted run's last unit may still be unwinding (its
+        // transaction rolling back) and answer the new run `Busy` for a
+        // moment, as `serve`'s loop would see before its next pass.
+        let mut tries = 0;
+        let done = loop {
+            match app
+                .run_code_batch(&batch.id, |generated, _| {
+                    resumed.lock().unwrap().push(generated)
+                })
+                .await
+            {
+                Err(couponflow_app::AppError::Store(couponflow_store::StoreError::Busy))
+                    if tries < 10 =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                other => break other.unwrap(),
+            }
+        };
         assert_eq!(
             resumed.lock().unwrap()[0],
             halfway.generated + CODE_BATCH_CHUNK_ROWS
