@@ -35,6 +35,11 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Resolved already by a layer (the audit log's) for this request:
+        // extensions are the server's own, never the client's.
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(principal.clone());
+        }
         let auth = AuthState::from_ref(state);
         let token = bearer_token(parts)?;
         if token.starts_with(&format!("{USER_TOKEN_PREFIX}.")) {

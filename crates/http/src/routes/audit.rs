@@ -55,10 +55,18 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
-    let staff = match Principal::from_request_parts(&mut parts, &state).await {
-        Ok(Principal::Staff { key_id, role, .. }) if role != Role::Service => Some((key_id, role)),
+    let principal = Principal::from_request_parts(&mut parts, &state).await;
+    let staff = match &principal {
+        Ok(Principal::Staff { key_id, role, .. }) if *role != Role::Service => {
+            Some((key_id.clone(), *role))
+        }
         _ => None,
     };
+    // The handler's extractor takes it from here instead of resolving the
+    // key a second time.
+    if let Ok(principal) = principal {
+        parts.extensions.insert(principal);
+    }
     let Some((key_id, role)) = staff else {
         return next.run(Request::from_parts(parts, body)).await;
     };
