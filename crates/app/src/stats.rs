@@ -546,3 +546,163 @@ impl App {
         }
     }
 }
+
+/// Records per page at most.
+pub const RECORDS_PAGE_MAX: u32 = 1_000;
+
+/// One claim behind the figures: who, when, how (SPEC §10).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClaimRecord {
+    pub code: String,
+    pub user_id: Option<String>,
+    /// As the claim's context gave it, masked (138****5678).
+    pub phone_masked: Option<String>,
+    pub source: String,
+    pub campaign_id: Option<String>,
+    pub claimed_at: DateTime<Utc>,
+    /// What became of the coupon since.
+    pub state: String,
+}
+
+/// One use behind the figures: the coupon, its order and what was bought.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UseRecord {
+    pub code: String,
+    pub user_id: Option<String>,
+    pub order_id: Option<String>,
+    /// Counter verification: the store.
+    pub store_id: Option<String>,
+    pub used_at: DateTime<Utc>,
+    /// The order's amount before coupons, minor units.
+    pub order_amount: Option<i64>,
+    /// What the coupon took off the order (its cost split), minor units.
+    pub discount: Option<i64>,
+    /// `sku×quantity` for each line of the order.
+    pub items: Vec<String>,
+}
+
+fn bounds(from: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> (i64, i64) {
+    (
+        from.map_or(i64::MIN, to_micros),
+        until.map_or(i64::MAX, to_micros),
+    )
+}
+
+impl App {
+    /// The template's claims bound in `[from, until)`, in code order after
+    /// `after`.
+    pub async fn claim_records(
+        &self,
+        template_id: &str,
+        from: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Vec<ClaimRecord>> {
+        self.template(template_id).await?;
+        let (first, last) = bounds(from, until);
+        let rows = sqlx::query(
+            "SELECT code, user_id, phone_masked, source, campaign_id, bound_at, state FROM coupons \
+             WHERE template_id = $1 AND bound_at IS NOT NULL AND bound_at >= $2 AND bound_at < $3 \
+             AND code > $4 ORDER BY code LIMIT $5",
+        )
+        .bind(template_id)
+        .bind(first)
+        .bind(last)
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit.min(RECORDS_PAGE_MAX)))
+        .fetch_all(self.store.reader())
+        .await
+        .map_err(StoreError::from)?;
+        rows.iter()
+            .map(|row| {
+                let get = |e: sqlx::Error| AppError::from(StoreError::from(e));
+                Ok(ClaimRecord {
+                    code: row.try_get("code").map_err(get)?,
+                    user_id: row.try_get("user_id").map_err(get)?,
+                    phone_masked: row.try_get("phone_masked").map_err(get)?,
+                    source: row.try_get("source").map_err(get)?,
+                    campaign_id: row.try_get("campaign_id").map_err(get)?,
+                    claimed_at: couponflow_store::time::from_micros(
+                        row.try_get("bound_at").map_err(get)?,
+                    )?,
+                    state: row.try_get("state").map_err(get)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The template's redeemed coupons last changed in `[from, until)`,
+    /// with their orders, in code order after `after`.
+    pub async fn use_records(
+        &self,
+        template_id: &str,
+        from: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Vec<UseRecord>> {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            cart: couponflow_core::quote::Cart,
+            quote: Quote,
+        }
+        self.template(template_id).await?;
+        let (first, last) = bounds(from, until);
+        let rows = sqlx::query(
+            "SELECT c.code, c.user_id, c.order_id, c.store_id, c.updated_at, o.body FROM coupons c \
+             LEFT JOIN orders o ON o.order_id = c.order_id \
+             WHERE c.template_id = $1 AND c.state = 'redeemed' AND c.updated_at >= $2 AND c.updated_at < $3 \
+             AND c.code > $4 ORDER BY c.code LIMIT $5",
+        )
+        .bind(template_id)
+        .bind(first)
+        .bind(last)
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit.min(RECORDS_PAGE_MAX)))
+        .fetch_all(self.store.reader())
+        .await
+        .map_err(StoreError::from)?;
+        rows.iter()
+            .map(|row| {
+                let get = |e: sqlx::Error| AppError::from(StoreError::from(e));
+                let code: String = row.try_get("code").map_err(get)?;
+                let body: Option<String> = row.try_get("body").map_err(get)?;
+                let order = body
+                    .map(|text| serde_json::from_str::<Body>(&text))
+                    .transpose()
+                    .map_err(|e| StoreError::Corrupt {
+                        table: "orders",
+                        reason: e.to_string(),
+                    })?;
+                let discount = order.as_ref().and_then(|o| {
+                    o.quote
+                        .costs
+                        .iter()
+                        .find(|c| c.coupon == code)
+                        .map(|c| c.platform + c.shop)
+                });
+                Ok(UseRecord {
+                    user_id: row.try_get("user_id").map_err(get)?,
+                    order_id: row.try_get("order_id").map_err(get)?,
+                    store_id: row.try_get("store_id").map_err(get)?,
+                    used_at: couponflow_store::time::from_micros(
+                        row.try_get("updated_at").map_err(get)?,
+                    )?,
+                    order_amount: order.as_ref().map(|o| o.quote.subtotal),
+                    discount,
+                    items: order
+                        .map(|o| {
+                            o.cart
+                                .lines
+                                .iter()
+                                .map(|l| format!("{}×{}", l.sku, l.quantity))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    code,
+                })
+            })
+            .collect()
+    }
+}

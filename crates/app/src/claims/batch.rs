@@ -298,6 +298,7 @@ pub(super) fn decide_all(
                     request_id: request.request_id.clone(),
                     source: request.source,
                     campaign_id: request.campaign_id.clone(),
+                    phone_masked: request.context.phone.as_deref().map(mask_phone),
                     points: request.points,
                     user_seq: counts.next_seq,
                     day_seq: counts.next_day_seq,
@@ -351,6 +352,18 @@ fn new_refusals(
         rows.push((key.1, request.user.id.clone(), text));
     }
     Ok(rows)
+}
+
+/// A phone as the records show it: the first three and last four digits
+/// (138****5678); anything shorter than eight characters shows nothing.
+pub(crate) fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() < 8 {
+        return "****".to_owned();
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}****{tail}")
 }
 
 /// The points check, last (§6.2.5): a short balance refuses this claim only.
@@ -577,6 +590,8 @@ pub(super) struct NewCoupon {
     pub request_id: String,
     pub source: Source,
     pub campaign_id: Option<String>,
+    /// The claimer's phone, masked, for the claim records (SPEC §10).
+    pub phone_masked: Option<String>,
     pub points: i64,
     pub user_seq: i64,
     pub day_seq: i64,
@@ -594,8 +609,8 @@ async fn write_coupons(
     for chunk in coupons.chunks(INSERT_ROWS_MAX) {
         let sql = format!(
             "INSERT INTO coupons (code, template_id, user_id, state, valid_from, valid_until, face_value, source, \
-             request_id, user_seq, day, day_seq, created_at, bound_at, updated_at, campaign_id) VALUES {}",
-            Params::for_connection(connection).rows(chunk.len(), 16)
+             request_id, user_seq, day, day_seq, created_at, bound_at, updated_at, campaign_id, phone_masked) VALUES {}",
+            Params::for_connection(connection).rows(chunk.len(), 17)
         );
         let mut query = sqlx::query(&sql);
         for new in chunk {
@@ -615,7 +630,8 @@ async fn write_coupons(
                 .bind(now)
                 .bind(now)
                 .bind(now)
-                .bind(&new.campaign_id);
+                .bind(&new.campaign_id)
+                .bind(&new.phone_masked);
         }
         query
             .execute(&mut *connection)
@@ -676,4 +692,17 @@ async fn bump_counters(
     .await
     .map_err(StoreError::from)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::mask_phone;
+
+    #[test]
+    fn phones_keep_their_first_three_and_last_four_digits() {
+        assert_eq!(mask_phone("13812345678"), "138****5678");
+        assert_eq!(mask_phone("+8613812345678"), "+86****5678");
+        assert_eq!(mask_phone("1234567"), "****");
+        assert_eq!(mask_phone(""), "****");
+    }
 }

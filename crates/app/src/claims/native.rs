@@ -200,8 +200,8 @@ fn write(
     let mut insert = connection
         .prepare_cached(
             "INSERT INTO coupons (code, template_id, user_id, state, valid_from, valid_until, face_value, \
-             source, request_id, user_seq, day, day_seq, created_at, bound_at, updated_at, campaign_id) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?13, ?14)",
+             source, request_id, user_seq, day, day_seq, created_at, bound_at, updated_at, campaign_id, phone_masked) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?13, ?14, ?15)",
         )
         .map_err(StoreError::from)?;
     for new in &decided.coupons {
@@ -221,6 +221,7 @@ fn write(
                 decided.day.map(|_| new.day_seq),
                 now,
                 new.campaign_id,
+                new.phone_masked,
             ])
             .map_err(StoreError::from)?;
     }

@@ -10,7 +10,9 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use couponflow_app::App;
-use couponflow_app::stats::{Counts, Granularity, Report, Scope};
+use couponflow_app::stats::{
+    ClaimRecord, Counts, Granularity, RECORDS_PAGE_MAX, Report, Scope, UseRecord,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
@@ -21,6 +23,7 @@ use crate::auth::{Principal, require_role};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::openapi::ApiRouter;
+use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
 pub fn routes() -> ApiRouter<AppState> {
@@ -29,6 +32,10 @@ pub fn routes() -> ApiRouter<AppState> {
         .routes(routes!(template_series_csv))
         .routes(routes!(campaign_stats))
         .routes(routes!(issuer_stats))
+        .routes(routes!(claim_records))
+        .routes(routes!(claim_records_csv))
+        .routes(routes!(use_records))
+        .routes(routes!(use_records_csv))
 }
 
 /// `?from=&until=&granularity=`.
@@ -287,4 +294,277 @@ async fn issuer_stats(
     Ok(ApiJson(
         report(&app, Scope::Issuer(issuer), &query).await?.into(),
     ))
+}
+
+/// `?from=&until=&limit=&cursor=` of a list of records.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RecordsQuery {
+    /// Start (RFC 3339), inclusive.
+    pub from: Option<DateTime<Utc>>,
+    /// End (RFC 3339), exclusive.
+    pub until: Option<DateTime<Utc>>,
+    /// Items per page, 1 to 500; 50 when absent.
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A claim behind the figures.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClaimRecordView {
+    pub code: String,
+    pub user_id: Option<String>,
+    /// The phone the claim's context carried, masked (138****5678).
+    pub phone_masked: Option<String>,
+    /// `claim`, `grant`, `rule` or `exchange`.
+    pub source: String,
+    pub campaign_id: Option<String>,
+    pub claimed_at: DateTime<Utc>,
+    /// The coupon's state now.
+    pub state: String,
+}
+
+impl From<ClaimRecord> for ClaimRecordView {
+    fn from(r: ClaimRecord) -> Self {
+        ClaimRecordView {
+            code: r.code,
+            user_id: r.user_id,
+            phone_masked: r.phone_masked,
+            source: r.source,
+            campaign_id: r.campaign_id,
+            claimed_at: r.claimed_at,
+            state: r.state,
+        }
+    }
+}
+
+/// A use behind the figures.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UseRecordView {
+    pub code: String,
+    pub user_id: Option<String>,
+    pub order_id: Option<String>,
+    /// Counter verification: the store.
+    pub store_id: Option<String>,
+    pub used_at: DateTime<Utc>,
+    /// The order's amount before coupons, minor units.
+    pub order_amount: Option<i64>,
+    /// What the coupon took off, minor units.
+    pub discount: Option<i64>,
+    /// `sku×quantity` per order line.
+    pub items: Vec<String>,
+}
+
+impl From<UseRecord> for UseRecordView {
+    fn from(r: UseRecord) -> Self {
+        UseRecordView {
+            code: r.code,
+            user_id: r.user_id,
+            order_id: r.order_id,
+            store_id: r.store_id,
+            used_at: r.used_at,
+            order_amount: r.order_amount,
+            discount: r.discount,
+            items: r.items,
+        }
+    }
+}
+
+fn page_of(query: &RecordsQuery) -> Result<(u32, Option<String>), ApiError> {
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    };
+    Ok((page.limit()?, page.cursor::<String>()?))
+}
+
+/// RFC 4180 quoting for a field that may hold a comma, a quote or a line break.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+fn csv_answer(name: String, csv: String) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        csv,
+    )
+}
+
+/// Rows a CSV export holds at most.
+const CSV_RECORDS_MAX: usize = 1_000_000;
+
+/// The claims behind a template's figures, in code order.
+///
+/// Roles: admin, operator, reviewer, finance.
+#[utoipa::path(get, path = "/v1/stats/templates/{id}/claims", tag = "statistics", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The template's id"), RecordsQuery),
+    responses(
+        (status = 200, description = "One page of claim records", body = Page<ClaimRecordView>),
+        (status = 404, description = "`TEMPLATE_NOT_FOUND`", body = Problem, content_type = "application/problem+json"),
+        AuthProblems, BadRequestProblem))]
+async fn claim_records(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<RecordsQuery>,
+) -> Result<ApiJson<Page<ClaimRecordView>>, ApiError> {
+    require_role(&principal, STAFF_READERS)?;
+    let (limit, after) = page_of(&query)?;
+    let rows = app
+        .claim_records(&id, query.from, query.until, after.as_deref(), limit + 1)
+        .await?;
+    let views = rows.into_iter().map(ClaimRecordView::from).collect();
+    Ok(ApiJson(Page::from_overfetch(views, limit, |v| {
+        v.code.clone()
+    })))
+}
+
+/// The claim records as CSV: `code,user_id,phone_masked,source,campaign_id,claimed_at,state`.
+///
+/// Roles: admin, operator, reviewer, finance.
+#[utoipa::path(get, path = "/v1/stats/templates/{id}/claims.csv", tag = "statistics", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The template's id"), RecordsQuery),
+    responses(
+        (status = 200, description = "A header row, then one row per claim", body = String, content_type = "text/csv"),
+        (status = 404, description = "`TEMPLATE_NOT_FOUND`", body = Problem, content_type = "application/problem+json"),
+        AuthProblems, BadRequestProblem))]
+async fn claim_records_csv(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<RecordsQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    require_role(&principal, STAFF_READERS)?;
+    let mut csv = String::from("code,user_id,phone_masked,source,campaign_id,claimed_at,state\n");
+    let (mut after, mut rows) = (None::<String>, 0);
+    loop {
+        let page = app
+            .claim_records(
+                &id,
+                query.from,
+                query.until,
+                after.as_deref(),
+                RECORDS_PAGE_MAX,
+            )
+            .await?;
+        let Some(last) = page.last().map(|r| r.code.clone()) else {
+            break;
+        };
+        for r in &page {
+            let _ = writeln!(
+                csv,
+                "{},{},{},{},{},{},{}",
+                r.code,
+                csv_field(r.user_id.as_deref().unwrap_or_default()),
+                r.phone_masked.as_deref().unwrap_or_default(),
+                r.source,
+                csv_field(r.campaign_id.as_deref().unwrap_or_default()),
+                r.claimed_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                r.state
+            );
+        }
+        rows += page.len();
+        if rows >= CSV_RECORDS_MAX {
+            break;
+        }
+        after = Some(last);
+    }
+    Ok(csv_answer(format!("claims-{id}.csv"), csv))
+}
+
+/// The uses behind a template's figures (redeemed coupons with their
+/// orders), in code order.
+///
+/// Roles: admin, operator, reviewer, finance.
+#[utoipa::path(get, path = "/v1/stats/templates/{id}/uses", tag = "statistics", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The template's id"), RecordsQuery),
+    responses(
+        (status = 200, description = "One page of use records", body = Page<UseRecordView>),
+        (status = 404, description = "`TEMPLATE_NOT_FOUND`", body = Problem, content_type = "application/problem+json"),
+        AuthProblems, BadRequestProblem))]
+async fn use_records(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<RecordsQuery>,
+) -> Result<ApiJson<Page<UseRecordView>>, ApiError> {
+    require_role(&principal, STAFF_READERS)?;
+    let (limit, after) = page_of(&query)?;
+    let rows = app
+        .use_records(&id, query.from, query.until, after.as_deref(), limit + 1)
+        .await?;
+    let views = rows.into_iter().map(UseRecordView::from).collect();
+    Ok(ApiJson(Page::from_overfetch(views, limit, |v| {
+        v.code.clone()
+    })))
+}
+
+/// The use records as CSV: `code,user_id,order_id,store_id,used_at,order_amount,discount,items`
+/// (items `sku×quantity` joined by `;`).
+///
+/// Roles: admin, operator, reviewer, finance.
+#[utoipa::path(get, path = "/v1/stats/templates/{id}/uses.csv", tag = "statistics", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The template's id"), RecordsQuery),
+    responses(
+        (status = 200, description = "A header row, then one row per use", body = String, content_type = "text/csv"),
+        (status = 404, description = "`TEMPLATE_NOT_FOUND`", body = Problem, content_type = "application/problem+json"),
+        AuthProblems, BadRequestProblem))]
+async fn use_records_csv(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<RecordsQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    require_role(&principal, STAFF_READERS)?;
+    let mut csv =
+        String::from("code,user_id,order_id,store_id,used_at,order_amount,discount,items\n");
+    let (mut after, mut rows) = (None::<String>, 0);
+    loop {
+        let page = app
+            .use_records(
+                &id,
+                query.from,
+                query.until,
+                after.as_deref(),
+                RECORDS_PAGE_MAX,
+            )
+            .await?;
+        let Some(last) = page.last().map(|r| r.code.clone()) else {
+            break;
+        };
+        for r in &page {
+            let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
+            let _ = writeln!(
+                csv,
+                "{},{},{},{},{},{},{},{}",
+                r.code,
+                csv_field(r.user_id.as_deref().unwrap_or_default()),
+                csv_field(r.order_id.as_deref().unwrap_or_default()),
+                csv_field(r.store_id.as_deref().unwrap_or_default()),
+                r.used_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                number(r.order_amount),
+                number(r.discount),
+                csv_field(&r.items.join(";"))
+            );
+        }
+        rows += page.len();
+        if rows >= CSV_RECORDS_MAX {
+            break;
+        }
+        after = Some(last);
+    }
+    Ok(csv_answer(format!("uses-{id}.csv"), csv))
 }

@@ -249,6 +249,10 @@ fn table() -> Vec<Route> {
         route(Method::GET, "/v1/stats/templates/{id}/series.csv", STAFF),
         route(Method::GET, "/v1/stats/campaigns/{id}", STAFF),
         route(Method::GET, "/v1/stats/issuers/{issuer}", STAFF),
+        route(Method::GET, "/v1/stats/templates/{id}/claims", STAFF),
+        route(Method::GET, "/v1/stats/templates/{id}/claims.csv", STAFF),
+        route(Method::GET, "/v1/stats/templates/{id}/uses", STAFF),
+        route(Method::GET, "/v1/stats/templates/{id}/uses.csv", STAFF),
         route(Method::GET, "/v1/audit-log", &["admin", "finance"]),
         route(Method::GET, "/v1/ledger/check", LEDGER_CHECKERS),
         asking(

@@ -106,3 +106,94 @@ async fn template_campaign_and_issuer_figures_follow_claims_and_orders() {
             .expect_problem(404, "TEMPLATE_NOT_FOUND");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_records_behind_the_figures_show_who_claimed_and_what_was_bought() {
+    for server in servers().await {
+        let template = server.active_template(&template_json("满300减50")).await;
+        let mall = server.key("service").await;
+        let claim = json!({"user": {"id": "u-1"}, "request_id": "r-1",
+                           "context": {"phone": "13812345678"}});
+        let claimed = server
+            .post(&format!("/v1/templates/{template}/claims"), &mall, &claim)
+            .await;
+        let code = claimed.expect(201)["code"]
+            .as_str()
+            .expect("a code")
+            .to_owned();
+        server.claimed(&template, "u-2").await;
+        let cart = json!({"user": {"id": "u-1"}, "select": [code],
+                          "lines": [{"line_id": "1", "sku": "tea", "unit_price": 20000, "quantity": 2}]});
+        server
+            .post("/v1/orders/o-9/lock", &mall, &cart)
+            .await
+            .expect(200);
+        server.act("/v1/orders/o-9/redeem", &mall).await.expect(200);
+
+        let finance = server.key("finance").await;
+        let claims = server
+            .get(&format!("/v1/stats/templates/{template}/claims"), &finance)
+            .await
+            .expect(200)
+            .clone();
+        let rows = claims["items"].as_array().expect("items").clone();
+        assert_eq!(rows.len(), 2, "{claims} on {}", server.database);
+        let first = rows
+            .iter()
+            .find(|r| r["code"] == code.as_str())
+            .expect("the claim");
+        assert_eq!(
+            (
+                &first["user_id"],
+                &first["phone_masked"],
+                &first["source"],
+                &first["state"]
+            ),
+            (
+                &json!("u-1"),
+                &json!("138****5678"),
+                &json!("claim"),
+                &json!("redeemed")
+            )
+        );
+        let uses = server
+            .get(&format!("/v1/stats/templates/{template}/uses"), &finance)
+            .await
+            .expect(200)
+            .clone();
+        assert_eq!(
+            uses["items"],
+            json!([{"code": code, "user_id": "u-1", "order_id": "o-9", "store_id": null,
+                    "used_at": "2026-12-05T12:00:00Z", "order_amount": 40000, "discount": 5000,
+                    "items": ["tea×2"]}]),
+            "{uses}"
+        );
+        let csv = reqwest::Client::new()
+            .get(server.url(&format!("/v1/stats/templates/{template}/uses.csv")))
+            .bearer_auth(&finance)
+            .send()
+            .await
+            .expect("answers")
+            .text()
+            .await
+            .expect("text");
+        assert_eq!(
+            csv.lines().collect::<Vec<_>>(),
+            [
+                "code,user_id,order_id,store_id,used_at,order_amount,discount,items",
+                format!("{code},u-1,o-9,,2026-12-05T12:00:00Z,40000,5000,tea×2").as_str(),
+            ]
+        );
+        let later = server
+            .get(
+                &format!("/v1/stats/templates/{template}/claims.csv?from=2026-12-06T00:00:00Z"),
+                &finance,
+            )
+            .await;
+        assert_eq!(later.status, 200);
+        server
+            .get("/v1/stats/templates/tpl_nosuch/uses", &finance)
+            .await
+            .expect_problem(404, "TEMPLATE_NOT_FOUND");
+    }
+}
