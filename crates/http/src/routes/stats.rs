@@ -405,6 +405,25 @@ fn csv_answer(name: String, csv: String) -> impl IntoResponse {
 /// Rows a CSV export holds at most.
 const CSV_RECORDS_MAX: usize = 1_000_000;
 
+/// Every record, page after page in code order, up to [`CSV_RECORDS_MAX`].
+async fn all_records<T, F, Fut>(fetch: F, code_of: fn(&T) -> &str) -> Result<Vec<T>, ApiError>
+where
+    F: Fn(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = couponflow_app::AppResult<Vec<T>>>,
+{
+    let mut all: Vec<T> = Vec::new();
+    let mut after = None;
+    while all.len() < CSV_RECORDS_MAX {
+        let page = fetch(after).await?;
+        let Some(last) = page.last().map(|r| code_of(r).to_owned()) else {
+            break;
+        };
+        all.extend(page);
+        after = Some(last);
+    }
+    Ok(all)
+}
+
 /// The claims behind a template's figures, in code order.
 ///
 /// Roles: admin, operator, reviewer, finance.
@@ -448,39 +467,30 @@ async fn claim_records_csv(
 ) -> Result<impl IntoResponse, ApiError> {
     require_role(&principal, STAFF_READERS)?;
     let mut csv = String::from("code,user_id,phone_masked,source,campaign_id,claimed_at,state\n");
-    let (mut after, mut rows) = (None::<String>, 0);
-    loop {
-        let page = app
-            .claim_records(
-                &id,
-                query.from,
-                query.until,
-                after.as_deref(),
-                RECORDS_PAGE_MAX,
-            )
-            .await?;
-        let Some(last) = page.last().map(|r| r.code.clone()) else {
-            break;
-        };
-        for r in &page {
-            let _ = writeln!(
-                csv,
-                "{},{},{},{},{},{},{}",
-                r.code,
-                csv_field(r.user_id.as_deref().unwrap_or_default()),
-                r.phone_masked.as_deref().unwrap_or_default(),
-                r.source,
-                csv_field(r.campaign_id.as_deref().unwrap_or_default()),
-                r.claimed_at
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                r.state
-            );
-        }
-        rows += page.len();
-        if rows >= CSV_RECORDS_MAX {
-            break;
-        }
-        after = Some(last);
+    let records = all_records(
+        |after: Option<String>| {
+            let (app, id, from, until) = (app.clone(), id.clone(), query.from, query.until);
+            async move {
+                app.claim_records(&id, from, until, after.as_deref(), RECORDS_PAGE_MAX)
+                    .await
+            }
+        },
+        |r: &ClaimRecord| r.code.as_str(),
+    )
+    .await?;
+    for r in &records {
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{},{},{}",
+            r.code,
+            csv_field(r.user_id.as_deref().unwrap_or_default()),
+            r.phone_masked.as_deref().unwrap_or_default(),
+            r.source,
+            csv_field(r.campaign_id.as_deref().unwrap_or_default()),
+            r.claimed_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            r.state
+        );
     }
     Ok(csv_answer(format!("claims-{id}.csv"), csv))
 }
@@ -531,40 +541,31 @@ async fn use_records_csv(
     require_role(&principal, STAFF_READERS)?;
     let mut csv =
         String::from("code,user_id,order_id,store_id,used_at,order_amount,discount,items\n");
-    let (mut after, mut rows) = (None::<String>, 0);
-    loop {
-        let page = app
-            .use_records(
-                &id,
-                query.from,
-                query.until,
-                after.as_deref(),
-                RECORDS_PAGE_MAX,
-            )
-            .await?;
-        let Some(last) = page.last().map(|r| r.code.clone()) else {
-            break;
-        };
-        for r in &page {
-            let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
-            let _ = writeln!(
-                csv,
-                "{},{},{},{},{},{},{},{}",
-                r.code,
-                csv_field(r.user_id.as_deref().unwrap_or_default()),
-                csv_field(r.order_id.as_deref().unwrap_or_default()),
-                csv_field(r.store_id.as_deref().unwrap_or_default()),
-                r.used_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                number(r.order_amount),
-                number(r.discount),
-                csv_field(&r.items.join(";"))
-            );
-        }
-        rows += page.len();
-        if rows >= CSV_RECORDS_MAX {
-            break;
-        }
-        after = Some(last);
+    let records = all_records(
+        |after: Option<String>| {
+            let (app, id, from, until) = (app.clone(), id.clone(), query.from, query.until);
+            async move {
+                app.use_records(&id, from, until, after.as_deref(), RECORDS_PAGE_MAX)
+                    .await
+            }
+        },
+        |r: &UseRecord| r.code.as_str(),
+    )
+    .await?;
+    let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
+    for r in &records {
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{},{},{},{}",
+            r.code,
+            csv_field(r.user_id.as_deref().unwrap_or_default()),
+            csv_field(r.order_id.as_deref().unwrap_or_default()),
+            csv_field(r.store_id.as_deref().unwrap_or_default()),
+            r.used_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            number(r.order_amount),
+            number(r.discount),
+            csv_field(&r.items.join(";"))
+        );
     }
     Ok(csv_answer(format!("uses-{id}.csv"), csv))
 }
