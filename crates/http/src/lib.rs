@@ -13,6 +13,7 @@
 //! - [`routes`](mod@routes): the `/v1` API, one file per area, over the use cases of
 //!   `couponflow_app`; [`service_app`] is the whole service.
 //! - [`state`]: [`AppState`], and the [`KeyStore`] over the database.
+//! - [`web`]: the console (`/console`) and the user pages (`/m`), served from the binary.
 //!
 //! This crate knows nothing of SQL or of coupons' rules: handlers call the
 //! use cases and map their answers; the foundation pieces take a
@@ -31,6 +32,7 @@ pub mod pagination;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -126,8 +128,24 @@ where
     Readiness: FromRef<S>,
     MetricsHandle: FromRef<S>,
 {
+    build_app_with_pages(routes, Router::new(), state, limits)
+}
+
+/// [`build_app`] plus `pages`: routes outside the API (the browser pages),
+/// which the OpenAPI document does not describe.
+pub fn build_app_with_pages<S>(
+    routes: ApiRouter<S>,
+    pages: Router<S>,
+    state: S,
+    limits: &RequestLimits,
+) -> App
+where
+    S: Clone + Send + Sync + 'static,
+    Readiness: FromRef<S>,
+    MetricsHandle: FromRef<S>,
+{
     let parts = foundation_routes().merge(routes).into_parts();
-    let router = server::with_standard_layers(parts.router.with_state(state), limits);
+    let router = server::with_standard_layers(parts.router.merge(pages).with_state(state), limits);
     App {
         router,
         openapi: parts.openapi,

@@ -25,6 +25,32 @@ pub fn routes() -> ApiRouter<AppState> {
     ApiRouter::new()
         .routes(routes!(create_api_key))
         .routes(routes!(get_api_key, revoke_api_key))
+        .routes(routes!(who_am_i))
+}
+
+/// Who the bearer is: a key's record (never the key), or a user's id.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WhoAmI {
+    Key(ApiKeyView),
+    User { user_id: String },
+}
+
+/// Who the bearer is, so a page can show who is signed in and what they may do.
+///
+/// Roles: any key or user token.
+#[utoipa::path(get, path = "/v1/me", tag = "api-keys", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The key's record, or the user's id", body = WhoAmI),
+        AuthProblems))]
+async fn who_am_i(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+) -> Result<ApiJson<WhoAmI>, ApiError> {
+    Ok(ApiJson(match principal {
+        Principal::Staff { key_id, .. } => WhoAmI::Key(app.api_key(&key_id).await?.into()),
+        Principal::User { user_id } => WhoAmI::User { user_id },
+    }))
 }
 
 /// A key to make.

@@ -141,7 +141,7 @@ pub fn v1_routes() -> ApiRouter<AppState> {
 /// standard layers, over `state`.
 pub fn service_app(state: AppState, limits: &RequestLimits) -> crate::App {
     let layer = axum::middleware::from_fn_with_state(state.clone(), audit::record);
-    crate::build_app(v1_routes().layer(layer), state, limits)
+    crate::build_app_with_pages(v1_routes().layer(layer), crate::web::pages(), state, limits)
 }
 
 /// Who the use cases record as acting: `key:<id>` or `user:<id>`.

@@ -21,6 +21,19 @@ async fn a_new_key_is_shown_once_works_at_once_and_stops_when_revoked() {
         let path = format!("/v1/api-keys/{id}");
         assert_eq!(created.location.as_deref(), Some(path.as_str()));
 
+        let me = server.get("/v1/me", &key).await;
+        let me = me.expect(200);
+        assert_eq!(me["kind"], "key", "{me}");
+        assert_eq!(me["id"], record["id"]);
+        assert_eq!(me["role"], "operator");
+        assert_eq!(me["label"], "ops desk");
+        assert!(me.get("key").is_none(), "{me}");
+        let shopper = server.get("/v1/me", &server.user_token("u-7")).await;
+        assert_eq!(
+            shopper.expect(200),
+            &json!({"kind": "user", "user_id": "u-7"})
+        );
+
         let read = server.get(&path, ADMIN_KEY).await;
         assert!(read.expect(200).get("key").is_none(), "{}", read.body);
         assert_eq!(server.get("/v1/templates", &key).await.status, 200);

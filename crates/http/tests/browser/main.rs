@@ -1,0 +1,5 @@
+//! The console and the user pages in a real headless Chromium, against a
+//! real server and database. One binary, so it links once.
+
+mod harness;
+mod pages;

@@ -1,0 +1,11 @@
+// Placeholder: this page is being built.
+import { t } from '/web/i18n.js';
+import { header, mount } from '../ui.js';
+
+export default {
+  id: 'dashboard',
+  roles: ['admin', 'operator', 'reviewer', 'finance'],
+  async render(ctx) {
+    mount(ctx.root, header(t('nav.dashboard')));
+  },
+};

@@ -1,0 +1,126 @@
+// Small building blocks for the console's pages. Elements are built with
+// `h`, never from HTML strings, so text from the API cannot become markup.
+import { t } from '/web/i18n.js';
+
+// h('button.primary#save', {onclick}, 'text', child…): tag with optional
+// .classes and #id; attributes whose value is null/false are left out;
+// `on*` attributes become listeners; `dataset`/`style` objects are applied.
+export function h(spec, attrs = {}, ...children) {
+  if (attrs === null || typeof attrs !== 'object' || attrs instanceof Node || Array.isArray(attrs)) {
+    children.unshift(attrs);
+    attrs = {};
+  }
+  const [, tag = 'div', rest = ''] = /^([a-z0-9-]*)(.*)$/i.exec(spec);
+  const element = document.createElement(tag || 'div');
+  for (const part of rest.match(/[.#][^.#]+/g) || []) {
+    if (part[0] === '.') element.classList.add(part.slice(1));
+    else element.id = part.slice(1);
+  }
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith('on') && typeof value === 'function') {
+      element.addEventListener(name.slice(2).toLowerCase(), value);
+    } else if (name === 'dataset') {
+      Object.assign(element.dataset, value);
+    } else if (name === 'style' && typeof value === 'object') {
+      Object.assign(element.style, value);
+    } else if (name === 'class') {
+      element.className = value;
+    } else if (name in element && typeof value !== 'string') {
+      element[name] = value;
+    } else {
+      element.setAttribute(name, value === true ? '' : value);
+    }
+  }
+  append(element, children);
+  return element;
+}
+
+function append(element, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+// Replaces everything inside `element`.
+export function mount(element, ...children) {
+  element.replaceChildren();
+  append(element, children);
+  return element;
+}
+
+// A passing note in the corner: kind 'ok' | 'error' | 'info'.
+export function toast(message, kind = 'info') {
+  const box = document.getElementById('toasts');
+  const note = h(`div.toast.${kind}`, { role: kind === 'error' ? 'alert' : 'status' }, message);
+  box.append(note);
+  setTimeout(() => note.remove(), kind === 'error' ? 8000 : 4000);
+}
+
+// A table: columns [{ title, cell: row => node|text, class? }].
+export function table(columns, rows, { empty } = {}) {
+  if (!rows.length) return h('div.empty', empty || t('ui.empty'));
+  return h('table.grid',
+    h('thead', h('tr', columns.map((column) => h('th', { class: column.class || null }, column.title)))),
+    h('tbody', rows.map((row) => h('tr', columns.map((column) => h('td', { class: column.class || null }, column.cell(row)))))));
+}
+
+// A page heading with actions on the right.
+export function header(title, ...actions) {
+  return h('div.page-head', h('h1', title), h('div.actions', actions));
+}
+
+export function card(title, ...children) {
+  return h('section.card', title ? h('h2', title) : null, children);
+}
+
+// A labelled form field around `control`; `hint` shows under it, and
+// `error` (an element the caller fills) shows problems.
+export function field(label, control, { hint, name } = {}) {
+  return h('label.field', { dataset: name ? { field: name } : {} },
+    h('span.label', label), control, hint ? h('span.hint', hint) : null, h('span.field-error'));
+}
+
+// A coloured label for a state such as `active`, `pending_review`.
+export function badge(state) {
+  return h(`span.badge.state-${state}`, t(`state.${state}`));
+}
+
+// Runs `work` with `button` disabled, showing errors as a toast (the
+// error's message is already readable); answers work's value or undefined.
+export async function busy(button, work) {
+  if (button) button.disabled = true;
+  try {
+    return await work();
+  } catch (error) {
+    toast(error.message, 'error');
+    return undefined;
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+// A modal dialog; answers { close, body }.
+export function dialog(title, ...children) {
+  const body = h('div.dialog-body', children);
+  const shade = h('div.shade', h('div.dialog', { role: 'dialog', 'aria-label': title },
+    h('div.dialog-head', h('h2', title), h('button.icon', { onclick: () => close(), 'aria-label': t('ui.close') }, '×')),
+    body));
+  const close = () => shade.remove();
+  document.body.append(shade);
+  return { close, body };
+}
+
+// Loads a page's own stylesheet (`/console/pages/<name>.css`) once.
+export function useStyles(name) {
+  const href = `/console/pages/${name}.css`;
+  if (!document.querySelector(`link[href="${href}"]`)) {
+    document.head.append(h('link', { rel: 'stylesheet', href }));
+  }
+}
+
+// A page's failure to load, in place of its content.
+export function failure(error) {
+  return h('div.failure', { role: 'alert' }, error.message || String(error));
+}
