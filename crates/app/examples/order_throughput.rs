@@ -40,6 +40,7 @@ fn cart(user: &str, code: &str) -> Cart {
         select: Select::Coupons(vec![code.to_owned()]),
         currency: Default::default(),
         order_id: None,
+        context: Default::default(),
     }
 }
 

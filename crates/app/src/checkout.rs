@@ -339,6 +339,7 @@ impl App {
             select: Select::Best,
             currency: Default::default(),
             order_id: None,
+            context: Default::default(),
         };
         let answer = quote(&cart, &wallet, now)?;
         Ok(product_answer(price, &answer, &wallet, &names))

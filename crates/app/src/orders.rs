@@ -23,6 +23,7 @@ mod outbox_rows;
 mod refund;
 mod repository;
 mod statements;
+mod use_risk;
 mod view;
 
 use chrono::{DateTime, Utc};
@@ -246,6 +247,7 @@ impl App {
             key,
             actor: actor.clone(),
             now: self.now(),
+            zone: self.settings.time_zone,
         };
         self.orders.call(&self.store, request).await
     }

@@ -181,16 +181,16 @@ pub(crate) async fn pause_by_breaker(
     connection: &mut AnyConnection,
     id: &str,
     now: DateTime<Utc>,
-) -> AppResult<()> {
+    reason: &str,
+) -> AppResult<i64> {
     let mut record = lock(connection, id).await?;
     if record.status_at(now) != TemplateStatus::Active {
-        return Ok(());
+        return Ok(record.version);
     }
     record.status = TemplateStatus::Paused;
     record.version += 1;
     record.updated_at = now;
     save(connection, &record).await?;
-    let reason = "claims per minute reached the breaker's level";
     record_event(
         connection,
         &record,
@@ -199,7 +199,8 @@ pub(crate) async fn pause_by_breaker(
         now,
         Some(reason),
     )
-    .await
+    .await?;
+    Ok(record.version)
 }
 
 /// Records a step of a template's life in its history and, as

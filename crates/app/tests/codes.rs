@@ -182,8 +182,10 @@ async fn an_interrupted_run_keeps_its_committed_chunks_and_a_new_run_continues_f
                 })
                 .await
             {
-                Err(couponflow_app::AppError::Store(couponflow_store::StoreError::Busy))
-                    if tries < 10 =>
+                // Busy, or the store unavailable for the moment (a loaded
+                // machine's pool waiting on the unwinding unit).
+                Err(error)
+                    if error.kind() == couponflow_app::ErrorKind::Unavailable && tries < 10 =>
                 {
                     tries += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await;

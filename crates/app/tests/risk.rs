@@ -196,6 +196,10 @@ async fn bad_risk_rules_are_refused() {
             json!({"claim_caps": [{"by": "ip", "max": 1}, {"by": "ip", "max": 2}]}),
             json!({"claims_per_minute": {"alert": 10, "pause": 5}}),
             json!({"claims_per_minute": {"pause": 0}}),
+            json!({"use_caps": [{"by": "phone", "max": 0}]}),
+            json!({"redemptions_per_minute": {"alert": 9, "pause": 3}}),
+            json!({"budget_used": {"alert": 101}}),
+            json!({"budget_used": {"alert": 90, "pause": 80}}),
         ] {
             let body = template_body(
                 "t",

@@ -1100,6 +1100,7 @@ fn cart_of(plan: &OrderPlan) -> Cart {
         select: Select::Best,
         currency: Default::default(),
         order_id: None,
+        context: Default::default(),
     }
 }
 

@@ -62,6 +62,7 @@ fn cart(rng: &mut Lcg) -> Cart {
         select: Select::Best,
         currency: Default::default(),
         order_id: None,
+        context: Default::default(),
     }
 }
 

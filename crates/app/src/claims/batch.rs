@@ -211,7 +211,8 @@ async fn decide_batch(
     outbox::append(connection, &decided.events).await?;
     decided.risk.write(connection, template_id).await?;
     if decided.risk.paused {
-        templates::pause_by_breaker(connection, template_id, now).await?;
+        templates::pause_by_breaker(connection, template_id, now, decided.risk.pause_reason)
+            .await?;
     }
     bump_counters(
         connection,
@@ -245,6 +246,7 @@ pub(super) fn decide_all(
         budget_used: record.budget_used,
     };
     let face_value = record.template.face_value().unwrap_or(0);
+    let budget_base = record.template.budget_base();
     let mut answers = Vec::with_capacity(requests.len());
     // Refusals decided in this batch by (user, request id), to store and to
     // answer repeats with.
@@ -292,7 +294,9 @@ pub(super) fn decide_all(
                 counts.total += 1;
                 counts.today += 1;
                 stock.issued += 1;
+                let spent = (stock.budget_used, stock.budget_used + face_value);
                 stock.budget_used += face_value;
+                risk.spend(&rules, budget_base, spent, &record.id, now);
                 coupons.push(NewCoupon {
                     coupon: coupon.clone(),
                     request_id: request.request_id.clone(),

@@ -20,6 +20,8 @@ use crate::{AppResult, ClaimRefusal};
 
 /// The breaker's counter key.
 const PER_MINUTE: &str = "claims_per_minute";
+/// The budget breaker's rule name.
+const BUDGET_USED: &str = "budget_used";
 
 /// (key, value, period) of one counter.
 pub(crate) type CounterKey = (String, String, i64);
@@ -31,8 +33,9 @@ pub(crate) struct RiskState {
     added: HashMap<CounterKey, i64>,
     day: i64,
     minute: i64,
-    /// The breaker paused the template in this batch.
+    /// The breaker paused the template in this batch, and why.
     pub paused: bool,
+    pub pause_reason: &'static str,
     /// `risk.alert` events to append.
     pub alerts: Vec<Event>,
 }
@@ -108,16 +111,15 @@ impl RiskState {
     /// The breaker first (a paused template takes nothing more), then the
     /// caps, for one claim.
     pub(crate) fn admit(&self, risk: &Risk, request: &Issue) -> Result<(), Refusal> {
-        // Caps and the breaker watch what users ask for, not what staff
-        // and rules give.
-        if !request.source.user_asked() {
-            return Ok(());
-        }
         if self.paused {
             return Err((
                 ClaimRefusal::TemplateNotActive,
-                "the template was paused by its claims-per-minute breaker".into(),
+                "the template was paused by its risk breaker".into(),
             ));
+        }
+        // Caps watch what users ask for, not what staff and rules give.
+        if !request.source.user_asked() {
+            return Ok(());
         }
         for cap in &risk.claim_caps {
             let by = cap.by.as_str();
@@ -182,6 +184,44 @@ impl RiskState {
         if let Some(level) = rate.pause.filter(|level| i64::from(*level) == count) {
             self.alerts.push(alert("pause", level));
             self.paused = true;
+            self.pause_reason = "claims per minute reached the breaker's level";
+        }
+    }
+
+    /// The budget's thresholds (percent of `base`), after an issue moved
+    /// the budget used from `before` to `after`: the issue that crosses the
+    /// alert level raises `risk.alert`, the one that reaches the pause level
+    /// pauses. Every source counts: grants spend the budget too.
+    pub(crate) fn spend(
+        &mut self,
+        risk: &Risk,
+        base: Option<i64>,
+        (before, after): (i64, i64),
+        template_id: &str,
+        now: DateTime<Utc>,
+    ) {
+        let (Some(rate), Some(base)) = (&risk.budget_used, base.filter(|base| *base > 0)) else {
+            return;
+        };
+        // Crossed when before < base × percent / 100 <= after, in integers.
+        let crossed = |percent: u32| {
+            let level = i128::from(base) * i128::from(percent);
+            i128::from(before) * 100 < level && level <= i128::from(after) * 100
+        };
+        let used_percent = i128::from(after) * 100 / i128::from(base);
+        let alert = |level: &str, threshold: u32| {
+            let data = serde_json::json!({"rule": BUDGET_USED, "level": level, "template_id": template_id,
+                                          "threshold": threshold, "value": used_percent,
+                                          "budget": base, "used": after});
+            Event::new(events::RISK_ALERT, now, None, data)
+        };
+        if let Some(level) = rate.alert.filter(|level| crossed(*level)) {
+            self.alerts.push(alert("alert", level));
+        }
+        if let Some(level) = rate.pause.filter(|level| crossed(*level)) {
+            self.alerts.push(alert("pause", level));
+            self.paused = true;
+            self.pause_reason = "the budget used reached the breaker's level";
         }
     }
 

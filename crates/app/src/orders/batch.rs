@@ -32,6 +32,7 @@ use super::ledger_rows;
 use super::outbox_rows;
 use super::repository;
 use super::statements;
+use super::use_risk::UseRisk;
 use super::view::{OrderView, StoredOrderAnswer};
 use super::{BATCHED_SCOPES, ORDER_BATCH_MAX};
 use crate::checkout::TemplateCache;
@@ -68,8 +69,12 @@ pub(super) async fn decide_batch(
         .into_iter()
         .collect();
     cache.load_many(connection, &template_ids).await?;
+    snapshot.use_risk = UseRisk::load(connection, &cache, &template_ids, requests).await?;
     let outcome = decide_locked(connection, &mut snapshot, &mut cache, requests).await?;
     write(connection, requests, &outcome, &cache).await?;
+    if let Some(last) = requests.last() {
+        outcome.use_risk.write(connection, last.now).await?;
+    }
     Ok(outcome.answers)
 }
 

@@ -20,11 +20,13 @@ use couponflow_store::StoreError;
 
 use super::coupon_rows::HistoryRow;
 use super::idempotency::{Key, StoredAnswer};
-use super::view::{OrderView, StoredOrderAnswer};
-use super::{Order, OrderState};
+use super::use_risk::UseRisk;
+use super::view::{Body, OrderView, StoredOrderAnswer};
+use super::{Order, OrderBody, OrderState};
 use crate::checkout::TemplateCache;
 use crate::coupons::{self, Change, CouponRecord};
 use crate::{Actor, AppError, AppResult};
+use couponflow_core::template::risk::Context;
 
 /// What an order call asks for.
 #[derive(Debug, Clone)]
@@ -46,6 +48,8 @@ pub(crate) struct OrderRequest {
     pub actor: Actor,
     /// When the call was made: its transitions and records are at this time.
     pub now: DateTime<Utc>,
+    /// The deployment's time zone, whose days the caps on use count in.
+    pub zone: chrono_tz::Tz,
 }
 
 /// What a batch read before deciding.
@@ -61,6 +65,8 @@ pub(super) struct Snapshot {
     pub by_user: HashMap<String, Vec<String>>,
     /// Answers stored by earlier calls, by (scope, key).
     pub answers: HashMap<(String, String), StoredAnswer>,
+    /// The counters of the templates' rules on use.
+    pub use_risk: UseRisk,
 }
 
 impl Snapshot {
@@ -138,6 +144,8 @@ pub(super) struct Outcome {
     pub changed_orders: Vec<OrderView>,
     /// The calls whose (successful) answer is stored for replay.
     pub remembered: Vec<usize>,
+    /// What the calls counted against the rules on use.
+    pub use_risk: UseRisk,
 }
 
 /// Decides every call of the batch in order.
@@ -155,6 +163,7 @@ pub(super) fn decide_all<'a>(
         order_sequence: Vec::new(),
         new_codes: HashMap::new(),
         answered: HashMap::new(),
+        risk: snapshot.use_risk.clone(),
     };
     let mut answers = Vec::with_capacity(requests.len());
     let mut remembered = Vec::new();
@@ -188,6 +197,8 @@ struct Decider<'a> {
     new_codes: HashMap<&'a str, Vec<String>>,
     /// First answers of calls that succeeded in the batch, with their hash.
     answered: HashMap<(&'static str, &'a str), (&'a str, OrderView)>,
+    /// The rules on use, as the calls so far left them.
+    risk: UseRisk,
 }
 
 /// A coupon as the batch sees it now: changed in the batch, or as read.
@@ -268,16 +279,24 @@ impl<'a> Decider<'a> {
         if let Select::Coupons(codes) = &cart.select {
             self.check_selected(&cart.user.id, codes, request.now)?;
         }
-        let wallet = self.wallet(&cart.user.id, order_id)?;
+        let mut wallet = self.wallet(&cart.user.id, order_id)?;
+        self.apply_use_rules(&mut wallet, cart, request)?;
         let quote = quote(cart, &wallet, request.now)?;
         let mut codes = quote.selected.clone();
         codes.sort();
         let mut changes = Vec::with_capacity(codes.len());
+        let mut uses = Vec::new();
         for code in &codes {
             let coupon = self
                 .coupon(code)
                 .ok_or_else(|| AppError::CouponNotFound(code.clone()))?;
+            uses.push(coupon.template_id.clone());
             changes.push(change(coupon, CouponEvent::Lock, "order placed", request)?);
+        }
+        for template_id in uses {
+            let record = self.cache.cached(&template_id)?;
+            self.risk
+                .count_use(&record, &cart.context, request.now, request.zone, 1);
         }
         let order = OrderView::built(Order {
             order_id: order_id.to_owned(),
@@ -292,6 +311,51 @@ impl<'a> Decider<'a> {
         self.new_codes.insert(order_id, codes);
         self.save_order(order_id, order.clone(), OrderWrite::Insert);
         Ok(order)
+    }
+
+    /// The templates' rules on use: a coupon whose template refuses this
+    /// checkout (a cap reached, a hold) is left out of the best choice; an
+    /// explicit selection naming one is refused with `RISK_LIMIT`.
+    fn apply_use_rules(
+        &mut self,
+        wallet: &mut Vec<WalletCoupon>,
+        cart: &Cart,
+        request: &OrderRequest,
+    ) -> AppResult<()> {
+        let mut refused: HashMap<String, String> = HashMap::new();
+        for coupon in wallet.iter() {
+            let Some(record) = self.coupon(&coupon.id).map(|c| c.template_id.clone()) else {
+                continue;
+            };
+            if refused.contains_key(&record) {
+                continue;
+            }
+            let template = self.cache.cached(&record)?;
+            if let Some(why) =
+                self.risk
+                    .refusal(&template, &cart.context, request.now, request.zone)
+            {
+                refused.insert(record, why);
+            }
+        }
+        if refused.is_empty() {
+            return Ok(());
+        }
+        if let Select::Coupons(codes) = &cart.select {
+            for code in codes {
+                let template = self.coupon(code).map(|c| c.template_id.as_str());
+                if let Some(why) = template.and_then(|id| refused.get(id)) {
+                    return Err(UseRisk::refused(format!("coupon {code}: {why}")));
+                }
+            }
+        }
+        let snapshot = self.snapshot;
+        let changed = &self.coupons;
+        wallet.retain(|coupon| {
+            current(snapshot, changed, &coupon.id)
+                .is_none_or(|record| !refused.contains_key(&record.template_id))
+        });
+        Ok(())
     }
 
     /// An explicit selection: each coupon must be the user's and lockable
@@ -373,14 +437,25 @@ impl<'a> Decider<'a> {
             let coupon = self
                 .coupon(code)
                 .ok_or_else(|| AppError::CouponNotFound(code.clone()))?;
+            let record = self.cache.cached(&coupon.template_id)?;
             let (event, reason) = match settle {
                 Settle::Redeem => (CouponEvent::Pay, "order paid"),
-                Settle::Release => {
-                    let record = self.cache.cached(&coupon.template_id)?;
-                    on_cancel(coupon_outcome_on_cancel(&record.template))
-                }
+                Settle::Release => on_cancel(coupon_outcome_on_cancel(&record.template)),
             };
             changes.push(change(coupon, event, reason, request)?);
+            if !record.template.get().risk.counts_uses() {
+                continue;
+            }
+            match (settle, event) {
+                (Settle::Redeem, _) => self.risk.redeemed(&record, request.now),
+                // The coupon comes back: so does its use.
+                (Settle::Release, CouponEvent::Release) => {
+                    let context = order_context(&order);
+                    self.risk
+                        .count_use(&record, &context, order.created_at, request.zone, -1);
+                }
+                (Settle::Release, _) => {}
+            }
         }
         order.state = settle.state();
         order.updated_at = request.now;
@@ -428,7 +503,18 @@ impl<'a> Decider<'a> {
             new_orders,
             changed_orders,
             remembered,
+            use_risk: self.risk,
         }
+    }
+}
+
+/// The checkout context an order was locked with.
+fn order_context(order: &OrderView) -> Context {
+    match &order.body {
+        Body::Built(body) => body.cart.context.clone(),
+        Body::Stored(text) => serde_json::from_str::<OrderBody>(text)
+            .map(|body| body.cart.context)
+            .unwrap_or_default(),
     }
 }
 

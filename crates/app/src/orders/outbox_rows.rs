@@ -15,7 +15,7 @@ use crate::notify::{Event, events, outbox};
 /// a release (the coupon comes back), or a release after the validity
 /// passed (it expires instead).
 pub(super) fn events_of(outcome: &Outcome) -> Vec<Event> {
-    outcome
+    let mut events: Vec<Event> = outcome
         .history
         .iter()
         .filter_map(|change| {
@@ -33,7 +33,9 @@ pub(super) fn events_of(outcome: &Outcome) -> Vec<Event> {
             }
             Some(event)
         })
-        .collect()
+        .collect();
+    events.extend(outcome.use_risk.alerts.iter().cloned());
+    events
 }
 
 /// The insert of the batch's outbox row, when it has events.

@@ -96,6 +96,7 @@ pub fn cart(user_id: &str, lines: Vec<CartLine>, select: Select) -> Cart {
         select,
         currency: Default::default(),
         order_id: None,
+        context: Default::default(),
     }
 }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::coupon::CouponState;
 use crate::money::{AMOUNT_MINOR_MAX, Currency};
 use crate::template::Template;
+use crate::template::risk::Context;
 
 use super::QuoteError;
 
@@ -117,6 +118,10 @@ pub struct Cart {
     /// The order being priced, so coupons it already locked still count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
+    /// Who is checking out (device, IP, phone, address, payment account),
+    /// for the templates' caps on use (SPEC §11.4).
+    #[serde(default, skip_serializing_if = "Context::is_empty")]
+    pub context: Context,
 }
 
 impl Cart {
@@ -224,6 +229,7 @@ impl QuoteDocument {
             select: self.select,
             currency: self.currency,
             order_id: self.order_id,
+            context: Default::default(),
         };
         (cart, self.coupons, self.now)
     }

@@ -337,6 +337,16 @@ impl ValidTemplate {
     pub fn face_value(&self) -> Option<i64> {
         self.0.benefit.face_value()
     }
+
+    /// What `risk.budget_used` is a percent of: `limits.budget`, or
+    /// `limits.total × face value` without one.
+    pub fn budget_base(&self) -> Option<i64> {
+        let limits = &self.0.limits;
+        limits.budget.or_else(|| {
+            let total = i64::try_from(limits.total?).ok()?;
+            self.face_value()?.checked_mul(total)
+        })
+    }
 }
 
 /// Parses JSON, turning a serde error into one problem that names the path

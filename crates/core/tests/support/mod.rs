@@ -82,6 +82,7 @@ pub fn cart(lines: Vec<CartLine>) -> Cart {
         select: Select::Best,
         currency: Default::default(),
         order_id: None,
+        context: Default::default(),
     }
 }
 

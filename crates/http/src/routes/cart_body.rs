@@ -5,6 +5,7 @@
 
 use couponflow_core::money::Currency;
 use couponflow_core::quote::{Cart, CartLine, QuoteUser, Select};
+use couponflow_core::template::risk::Context;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -74,6 +75,11 @@ pub struct CartBody {
     /// The order being priced, so the coupons it locked still count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
+    /// Who is checking out, for the templates' caps on use: any of
+    /// `device_id`, `ip`, `phone`, `address_hash`, `payment_account`.
+    #[serde(default, skip_serializing_if = "Context::is_empty")]
+    #[schema(value_type = Object)]
+    pub context: Context,
 }
 
 impl From<CartUserBody> for QuoteUser {
@@ -143,6 +149,7 @@ impl From<CartBody> for Cart {
             select: cart.select,
             currency: cart.currency,
             order_id: cart.order_id,
+            context: cart.context,
         }
     }
 }
@@ -156,6 +163,7 @@ impl From<Cart> for CartBody {
             select: cart.select,
             currency: cart.currency,
             order_id: cart.order_id,
+            context: cart.context,
         }
     }
 }

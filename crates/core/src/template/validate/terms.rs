@@ -59,29 +59,62 @@ pub(super) fn check_validity(checker: &mut Checker, template: &Template) {
 /// the alert below the pause.
 pub(super) fn check_risk(checker: &mut Checker, template: &Template) {
     let risk = &template.risk;
-    for (i, cap) in risk.claim_caps.iter().enumerate() {
-        let field = format!("risk.claim_caps[{i}]");
-        checker.check(cap.max >= 1, format!("{field}.max"), "must be at least 1");
-        let repeated = risk.claim_caps[..i]
-            .iter()
-            .any(|other| other.by == cap.by && other.per == cap.per);
-        checker.check(!repeated, &field, "caps this key and period twice");
+    for (name, caps) in [
+        ("claim_caps", &risk.claim_caps),
+        ("use_caps", &risk.use_caps),
+    ] {
+        for (i, cap) in caps.iter().enumerate() {
+            let field = format!("risk.{name}[{i}]");
+            checker.check(cap.max >= 1, format!("{field}.max"), "must be at least 1");
+            let repeated = caps[..i]
+                .iter()
+                .any(|other| other.by == cap.by && other.per == cap.per);
+            checker.check(!repeated, &field, "caps this key and period twice");
+        }
     }
-    if let Some(rate) = &risk.claims_per_minute {
-        for (name, level) in [("alert", rate.alert), ("pause", rate.pause)] {
+    for (name, rate) in [
+        ("claims_per_minute", &risk.claims_per_minute),
+        ("redemptions_per_minute", &risk.redemptions_per_minute),
+        ("budget_used", &risk.budget_used),
+    ] {
+        let Some(rate) = rate else { continue };
+        for (level_name, level) in [("alert", rate.alert), ("pause", rate.pause)] {
             checker.check(
                 level != Some(0),
-                format!("risk.claims_per_minute.{name}"),
+                format!("risk.{name}.{level_name}"),
                 "must be at least 1",
             );
+            if name == "budget_used" {
+                checker.check(
+                    level.is_none_or(|percent| percent <= 100),
+                    format!("risk.{name}.{level_name}"),
+                    "is a percent of the budget: at most 100",
+                );
+            }
         }
         if let (Some(alert), Some(pause)) = (rate.alert, rate.pause) {
             checker.check(
                 alert <= pause,
-                "risk.claims_per_minute.alert",
+                format!("risk.{name}.alert"),
                 "must not be above the pause level",
             );
         }
+    }
+    if risk.budget_used.is_some() {
+        let budgeted = template.limits.budget.is_some()
+            || (template.limits.total.is_some() && template.benefit.face_value().is_some());
+        checker.check(
+            budgeted,
+            "risk.budget_used",
+            "needs limits.budget, or limits.total on a kind with a face value",
+        );
+    }
+    if !risk.use_caps.is_empty() || risk.redemptions_per_minute.is_some() {
+        checker.check(
+            template.benefit.is_for_checkout(),
+            "risk.use_caps",
+            "caps on use apply to coupons used at checkout",
+        );
     }
 }
 
