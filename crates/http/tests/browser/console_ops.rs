@@ -82,6 +82,15 @@ async fn until(server: &TestServer, path: &str, check: impl Fn(&Value) -> bool) 
     }
 }
 
+/// Makes the window `height` pixels tall, so a screenshot shows the page.
+async fn tall(browser: &Browser, height: u32) {
+    browser
+        .client
+        .set_window_size(1366, height)
+        .await
+        .expect("the window is resized");
+}
+
 async fn text(browser: &Browser, css: &str) -> String {
     browser.find(css).await.text().await.expect("the text")
 }
@@ -143,6 +152,21 @@ async fn a_code_batch_shows_its_progress_and_downloads_its_codes() {
         .await;
     assert_eq!(shown["template_id"], json!(template));
     assert_eq!(shown["generated"], json!(30000));
+    // The page shows the file's first rows: the API's first codes.
+    let csv = reqwest::Client::new()
+        .get(server.url(&format!("/v1/code-batches/{batch}/codes.csv")))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .expect("the CSV")
+        .text()
+        .await
+        .expect("its text");
+    let first = csv.lines().nth(1).expect("a code").split(',').next().unwrap().to_owned();
+    browser
+        .wait_text("[data-view=codes] table.grid", &first)
+        .await;
+    tall(&browser, 1000).await;
     browser.screenshot("console-codes").await;
     // The recent list remembers it.
     go(&browser, "#/codes").await;
@@ -210,6 +234,7 @@ async fn a_csv_grant_finishes_with_the_right_counts() {
     // Each user's outcome, the refusal in words.
     browser.wait_text("table.grid", "u-4").await;
     browser.wait_text("table.grid", "您已领取过").await;
+    tall(&browser, 1000).await;
     browser.screenshot("console-grants").await;
     // The list shows both grants, the upload with its reason.
     go(&browser, "#/grants").await;
@@ -293,6 +318,7 @@ async fn the_desk_verifies_a_gift_coupon_once() {
         )
         .await;
     assert_eq!(spent["state"], json!("redeemed"), "{spent}");
+    tall(&browser, 960).await;
     browser.screenshot("console-desk").await;
     // Looked up again, it cannot be spent twice.
     browser.click("[data-action=next]").await;
@@ -431,7 +457,16 @@ async fn statistics_show_the_claims_and_uses_made() {
         )
         .await;
     browser.wait_text("[data-tip]", "领取: 4").await;
+    tall(&browser, 1560).await;
     browser.screenshot("console-statistics").await;
+    // Every word has its English.
+    browser.click("button[data-lang=en]").await;
+    browser
+        .wait_text("[data-kpi=cost_ratio] .kpi-label", "Cost ratio")
+        .await;
+    browser.wait_text("[data-records=uses]", "Each use").await;
+    browser.click("button[data-lang=zh]").await;
+    browser.wait_text("[data-kpi=claimed] .kpi-label", "领取量").await;
     // The CSV export sends the key and downloads the series.
     browser.click("[data-action=series-csv]").await;
     browser.click("[data-range='30d']").await;

@@ -27,6 +27,7 @@ register({
   'codes.done_note': ['生成完成，可以下载券码文件。', 'Done: the codes are ready to download.'],
   'codes.failed_note': ['批次中止：券模板已结束，已生成的券码仍可导出。', 'Stopped: the template ended; the codes made so far can be exported.'],
   'codes.partner_note': ['合作方账号可按批次号下载共享给您的券模板的券码。', 'A partner key downloads the codes of batches of templates shared with it, by batch id.'],
+  'codes.sample': ['文件前 {n} 行', 'The file\u2019s first {n} rows'],
   'codes.download': ['下载券码 CSV', 'Download codes (CSV)'],
 });
 
@@ -125,11 +126,18 @@ async function batchView(ctx, id) {
   const name = recent().find((item) => item.id === id)?.template_name;
   const downloadButton = h('button.primary', { dataset: { action: 'download' } }, t('codes.download'));
   const downloaded = h('span.muted', { dataset: { downloaded: '' } });
+  const sample = h('div');
   downloadButton.addEventListener('click', () => busy(downloadButton, async () => {
     const text = await downloadFile(ctx.token, `/v1/code-batches/${encodeURIComponent(id)}/codes.csv`, `${id}.csv`);
     const rows = text.split('\n').filter((line) => line.trim()).length - 1;
     downloaded.dataset.rows = String(rows);
     downloaded.textContent = t('ops.downloaded', { rows: number(rows) });
+    // The file's first rows, to check before handing it on.
+    const [head, ...lines] = text.split('\n').filter((line) => line.trim());
+    const names = head.split(',');
+    mount(sample, h('h2', { style: { fontSize: '15px', margin: '20px 0 10px' } }, t('codes.sample', { n: Math.min(lines.length, 8) })),
+      table(names.map((name, i) => ({ title: name, cell: (cells) => h(i === 0 ? 'span.mono' : 'span', i === 3 ? t(`state.${cells[i]}`) : cells[i]) })),
+        lines.slice(0, 8).map((line) => line.split(','))));
   }));
 
   if (!canMake(ctx.role)) {
@@ -153,7 +161,7 @@ async function batchView(ctx, id) {
         bigBar(percent, t('codes.progress', { done: number(batch.generated), total: number(batch.requested) })),
         h('p', { class: batch.status === 'failed' ? 'note warn' : 'note' },
           running ? t('codes.running_note') : batch.status === 'failed' ? t('codes.failed_note') : t('codes.done_note')),
-        running ? null : h('div.form-actions', downloadButton, downloaded)));
+        running ? null : h('div.form-actions', downloadButton, downloaded), sample));
     return running;
   };
   const first = await api('GET', `/v1/code-batches/${encodeURIComponent(id)}`, { token: ctx.token });

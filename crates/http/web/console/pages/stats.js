@@ -173,9 +173,32 @@ function kpis(f) {
     kpi(t('kpi.new_users'), number(f.new_users), { name: 'new_users' }));
 }
 
+const EMPTY = { generated: 0, claimed: 0, granted: 0, new_users: 0, used: 0, returned: 0, expired: 0, voided: 0, discount: 0, sales: 0, orders: 0 };
+
+// The series lists the periods that saw something; the chart shows every
+// period of the range, the quiet ones at zero, stepping from a known start.
+export function fillPeriods(report, now = Date.now()) {
+  const step = report.granularity === 'hour' ? 3600000 : 86400000;
+  const known = new Map(report.series.map((p) => [new Date(p.start).getTime(), p]));
+  const starts = [...known.keys()].sort((a, b) => a - b);
+  const from = report.from ? new Date(report.from).getTime() : null;
+  const end = report.until ? new Date(report.until).getTime() : now;
+  let anchor = starts.length ? starts[0] : from;
+  if (anchor === null) return [];
+  // Back to the period holding `from` (it may start before it).
+  if (from !== null) while (anchor > from) anchor -= step;
+  const out = [];
+  for (let at = anchor; at < end && out.length < 2000; at += step) {
+    out.push(known.get(at) || { ...EMPTY, start: new Date(at).toISOString() });
+  }
+  // A period the stepping missed (a clock change) is still shown.
+  for (const [at, p] of known) if (!out.some((q) => new Date(q.start).getTime() === at)) out.push(p);
+  return out.sort((a, b) => new Date(a.start) - new Date(b.start));
+}
+
 function charts(report) {
   const g = report.granularity;
-  const periods = report.series.map((p) => ({
+  const periods = fillPeriods(report).map((p) => ({
     label: periodLabel(p.start, g),
     tip: periodTip(p.start, g),
     values: { ...p, ratio: p.sales ? Math.round((p.discount * 10000) / p.sales) : 0 },
@@ -202,7 +225,7 @@ function charts(report) {
       ], { kind: 'bar', name: 'money' })),
       card(t('stats.ratio'), timeChart(periods, [
         { key: 'ratio', label: t('s.ratio'), color: '#00a870', format: ratio },
-      ], { name: 'ratio', height: 300 }))),
+      ], { name: 'ratio', width: 440, height: 300 }))),
   ];
 }
 
