@@ -125,9 +125,7 @@ async fn a_code_batch_shows_its_progress_and_downloads_its_codes() {
     browser
         .find("[data-batch-status=completed] [data-progress='100']")
         .await;
-    browser
-        .wait_text("[data-fact=generated]", "30,000")
-        .await;
+    browser.wait_text("[data-fact=generated]", "30,000").await;
     browser.click("[data-action=download]").await;
     browser.find("[data-downloaded][data-rows]").await;
     let rows = browser
@@ -138,10 +136,12 @@ async fn a_code_batch_shows_its_progress_and_downloads_its_codes() {
         .await;
     assert_eq!(rows, json!("30000"));
     // The page's batch is the template's, as the API reports it.
-    let hash = browser
-        .eval("return window.location.hash;", vec![])
-        .await;
-    let batch = hash.as_str().unwrap().trim_start_matches("#/codes/").to_owned();
+    let hash = browser.eval("return window.location.hash;", vec![]).await;
+    let batch = hash
+        .as_str()
+        .unwrap()
+        .trim_start_matches("#/codes/")
+        .to_owned();
     let shown = server
         .api(
             Method::GET,
@@ -162,7 +162,14 @@ async fn a_code_batch_shows_its_progress_and_downloads_its_codes() {
         .text()
         .await
         .expect("its text");
-    let first = csv.lines().nth(1).expect("a code").split(',').next().unwrap().to_owned();
+    let first = csv
+        .lines()
+        .nth(1)
+        .expect("a code")
+        .split(',')
+        .next()
+        .unwrap()
+        .to_owned();
     browser
         .wait_text("[data-view=codes] table.grid", &first)
         .await;
@@ -254,7 +261,10 @@ async fn granted_codes(server: &TestServer, template: &str, users: &[&str]) -> V
         )
         .await;
     let id = grant["id"].as_str().unwrap().to_owned();
-    until(&server, &format!("/v1/grants/{id}"), |g| g["status"] == "done").await;
+    until(&server, &format!("/v1/grants/{id}"), |g| {
+        g["status"] == "done"
+    })
+    .await;
     let results = server
         .api(
             Method::GET,
@@ -291,7 +301,9 @@ async fn the_desk_verifies_a_gift_coupon_once() {
     browser.fill("input[data-field=store]", "s-bj-guomao").await;
     browser.fill("input[data-field=staff]", "emp-0231").await;
     // A mistyped code is refused in words.
-    browser.fill("input[data-field=code]", "ABCD EFGH JKLM").await;
+    browser
+        .fill("input[data-field=code]", "ABCD EFGH JKLM")
+        .await;
     browser.click("[data-action=preview]").await;
     let refused = browser.wait_text("[data-verdict=error]", "券码").await;
     assert!(!refused.contains('{'), "{refused}");
@@ -382,7 +394,12 @@ async fn statistics_show_the_claims_and_uses_made() {
             "lines": [{"line_id": "1", "sku": "sku-1", "unit_price": 20000, "quantity": 2}],
             "select": "best"});
         server
-            .api(Method::POST, &format!("/v1/orders/{order}/lock"), ADMIN_KEY, cart)
+            .api(
+                Method::POST,
+                &format!("/v1/orders/{order}/lock"),
+                ADMIN_KEY,
+                cart,
+            )
             .await;
         server
             .api(
@@ -404,7 +421,9 @@ async fn statistics_show_the_claims_and_uses_made() {
     };
     sign_in(&browser, &server, ADMIN_KEY).await;
     go(&browser, &format!("#/stats/template/{template}")).await;
-    browser.wait_text("[data-kpi=claimed] .kpi-value", "4").await;
+    browser
+        .wait_text("[data-kpi=claimed] .kpi-value", "4")
+        .await;
     assert_eq!(text(&browser, "[data-kpi=used] .kpi-value").await, "2");
     assert_eq!(
         text(&browser, "[data-kpi=discount] .kpi-value").await,
@@ -466,11 +485,15 @@ async fn statistics_show_the_claims_and_uses_made() {
         .await;
     browser.wait_text("[data-records=uses]", "Each use").await;
     browser.click("button[data-lang=zh]").await;
-    browser.wait_text("[data-kpi=claimed] .kpi-label", "领取量").await;
+    browser
+        .wait_text("[data-kpi=claimed] .kpi-label", "领取量")
+        .await;
     // The CSV export sends the key and downloads the series.
     browser.click("[data-action=series-csv]").await;
     browser.click("[data-range='30d']").await;
-    browser.wait_text("[data-kpi=claimed] .kpi-value", "4").await;
+    browser
+        .wait_text("[data-kpi=claimed] .kpi-value", "4")
+        .await;
     browser.close().await;
     jobs.stop().await;
 }
@@ -483,9 +506,13 @@ async fn webhooks_are_made_and_deleted_and_the_audit_log_lists_it() {
     };
     sign_in(&browser, &server, ADMIN_KEY).await;
     go(&browser, "#/webhooks").await;
-    browser.wait_text("[data-view=webhooks]", "还没有 Webhook").await;
+    browser
+        .wait_text("[data-view=webhooks]", "还没有 Webhook")
+        .await;
     // A URL that is not http(s) is refused in the form.
-    browser.fill("input[data-field=url]", "ftp://mall.example/hook").await;
+    browser
+        .fill("input[data-field=url]", "ftp://mall.example/hook")
+        .await;
     browser.click("input[data-event='coupon.*']").await;
     browser.click("[data-action=create]").await;
     browser.wait_text("form .field-error", "http").await;
@@ -506,11 +533,17 @@ async fn webhooks_are_made_and_deleted_and_the_audit_log_lists_it() {
     let id = hooks["items"][0]["id"].as_str().unwrap().to_owned();
     // Its deliveries page opens (none yet).
     browser.click(&format!("a[data-webhook='{id}']")).await;
-    browser.wait_text("[data-view=webhooks]", "还没有推送记录").await;
+    browser
+        .wait_text("[data-view=webhooks]", "还没有推送记录")
+        .await;
     go(&browser, "#/webhooks").await;
-    browser.click(&format!("[data-action=delete][data-webhook='{id}']")).await;
+    browser
+        .click(&format!("[data-action=delete][data-webhook='{id}']"))
+        .await;
     browser.click("[data-action=confirm-delete]").await;
-    browser.wait_text("[data-view=webhooks]", "还没有 Webhook").await;
+    browser
+        .wait_text("[data-view=webhooks]", "还没有 Webhook")
+        .await;
     let hooks = server
         .api(Method::GET, "/v1/webhooks", ADMIN_KEY, Value::Null)
         .await;
@@ -549,9 +582,79 @@ async fn webhooks_are_made_and_deleted_and_the_audit_log_lists_it() {
         .await;
     assert_eq!(detail["hidden"], json!(false), "{detail}");
     let keys = detail["keys"].as_array().unwrap();
-    assert!(keys.contains(&json!("url")) && keys.contains(&json!("secret")), "{detail}");
+    assert!(
+        keys.contains(&json!("url")) && keys.contains(&json!("secret")),
+        "{detail}"
+    );
     let shown = detail["text"].as_str().unwrap();
-    assert!(shown.contains("https://mall.example/couponflow"), "{detail}");
+    assert!(
+        shown.contains("https://mall.example/couponflow"),
+        "{detail}"
+    );
     assert!(!shown.contains("{\""), "{detail}");
     browser.close().await;
+}
+
+#[tokio::test]
+async fn a_tripped_breaker_is_listed_and_its_template_resumed() {
+    let server = harness::server().await;
+    // Alerts are recorded by the outbox dispatcher.
+    let jobs = Background::start_notifications(server.app.clone());
+    let template = approved_template(
+        &server,
+        json!({"name": "秒杀 满100减30", "benefit": {"kind": "threshold", "tiers": [{"min_amount": 10000, "off": 3000}]},
+               "scope": {"include": {"all": true}}, "validity": {"type": "relative", "days": 7},
+               "limits": {"total": 1000, "per_user": 1},
+               "risk": {"claims_per_minute": {"alert": 2, "pause": 3}}}),
+    )
+    .await;
+    let Some(browser) = harness::browser(Screen::Desktop).await else {
+        return;
+    };
+    sign_in(&browser, &server, ADMIN_KEY).await;
+    // Nothing tripped yet: the empty state says so.
+    go(&browser, "#/alerts").await;
+    browser.wait_text("[data-alerts]", "暂无风控预警").await;
+    for user in ["u-1", "u-2", "u-3"] {
+        server
+            .api(
+                Method::POST,
+                &format!("/v1/templates/{template}/claims"),
+                ADMIN_KEY,
+                json!({"user": {"id": user}, "request_id": format!("claim-{user}")}),
+            )
+            .await;
+    }
+    until(&server, "/v1/risk/alerts", |a| {
+        a["items"].as_array().is_some_and(|items| items.len() == 2)
+    })
+    .await;
+    browser.client.refresh().await.expect("the page reloads");
+    browser.find("[data-alerts] table").await;
+    let levels = browser
+        .eval(
+            "return [...document.querySelectorAll('[data-alerts] tr[data-alert] [data-level]')].map((b) => b.dataset.level);",
+            vec![],
+        )
+        .await;
+    // Newest first: the pause, then the alert before it.
+    assert_eq!(levels, json!(["pause", "alert"]));
+    browser.wait_text("[data-alerts]", "秒杀 满100减30").await;
+    browser.wait_text("[data-alerts]", "每分钟领取量").await;
+    browser.wait_text("[data-alerts]", "已暂停").await;
+    browser
+        .click(&format!("[data-action=resume][data-template='{template}']"))
+        .await;
+    browser.wait_text("[data-alerts]", "生效中").await;
+    let resumed = server
+        .api(
+            Method::GET,
+            &format!("/v1/templates/{template}"),
+            ADMIN_KEY,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(resumed["status"], json!("active"), "{resumed}");
+    browser.close().await;
+    jobs.stop().await;
 }

@@ -25,6 +25,7 @@ register({
   'audit.hide': ['收起', 'Hide'],
   'audit.ok': ['成功', 'OK'],
   'audit.failed': ['失败', 'Failed'],
+  'audit.masked': ['已隐藏，只显示开头', 'Hidden; only its start is shown'],
   'audit.nested': ['{n} 项', '{n} entries'],
 });
 
@@ -43,12 +44,22 @@ export function readableBody(text) {
   }
   const entries = Object.entries(value);
   if (!entries.length) return h('span.muted', t('audit.nothing'));
-  return h('dl.kv', entries.map(([key, item]) => [h('dt', key), h('dd', nested(item))]));
+  return h('dl.kv', entries.map(([key, item]) => [h('dt', key), h('dd', SECRET.test(key) && typeof item === 'string' ? masked(item) : nested(item))]));
+}
+
+// Secrets and keys an answer carried are not shown again in full.
+const SECRET = /secret|password|token|^key$/i;
+
+function masked(text) {
+  return h('span.mono', { title: t('audit.masked') }, `${text.slice(0, 6)}${'•'.repeat(8)}`);
 }
 
 function nested(item) {
   if (item === null || item === undefined) return '—';
   if (typeof item !== 'object') return String(item);
+  if (Array.isArray(item) && item.length <= 20 && item.every((one) => one === null || typeof one !== 'object')) {
+    return item.length ? item.join(', ') : '[]';
+  }
   const size = Array.isArray(item) ? item.length : Object.keys(item).length;
   return h('details', h('summary', t('audit.nested', { n: size })), h('pre.mono', JSON.stringify(item, null, 2)));
 }

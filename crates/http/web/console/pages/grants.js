@@ -134,21 +134,32 @@ async function newView(ctx) {
   const select = templateSelect(templates, { selected: ctx.params[1] });
   let mode = 'csv';
   let file = null;
+  const problem = h('p.failure.hidden', { role: 'alert', dataset: { problem: '' } });
 
   // CSV: a file input and a drop zone.
-  const fileInput = h('input', { type: 'file', accept: '.csv,text/csv,text/plain', dataset: { field: 'csv' } });
+  const fileInput = h('input#grant-csv.visually-hidden', { type: 'file', accept: '.csv,text/csv,text/plain', dataset: { field: 'csv' } });
   const fileNote = h('p.muted', { dataset: { fileNote: '' } });
   const takeFile = async (chosen) => {
     if (!chosen) return;
     file = chosen;
+    problem.classList.add('hidden');
     const text = await chosen.slice(0, 4 * 1024 * 1024).text();
-    const lines = text.split(/\r?\n/).filter((line) => line.trim() && line.trim() !== 'user_id').length;
+    const lines = new Set(text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line && line !== 'user_id')).size;
     const estimate = chosen.size > 4 * 1024 * 1024 ? Math.round((lines * chosen.size) / (4 * 1024 * 1024)) : lines;
     fileNote.textContent = t('grants.file', { name: chosen.name, rows: number(estimate) });
   };
   fileInput.addEventListener('change', () => takeFile(fileInput.files[0]));
   const drop = h('div.drop', { dataset: { drop: '' } },
-    h('div', h('strong', t('grants.drop')), ' ', t('grants.choose')), fileInput, h('p.hint.muted', t('grants.csv_hint')), fileNote);
+    h('div', h('strong', t('grants.drop')), ' ', h('label.file-button', {
+      for: 'grant-csv', tabIndex: 0, role: 'button',
+      onkeydown: (event) => {
+        if (event.key === 'Enter' || event.key === ' ') {
+          event.preventDefault();
+          fileInput.click();
+        }
+      },
+    }, t('grants.choose'))),
+    fileInput, h('p.hint.muted', t('grants.csv_hint')), fileNote);
   drop.addEventListener('dragover', (event) => { event.preventDefault(); drop.classList.add('over'); });
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
   drop.addEventListener('drop', (event) => {
@@ -177,7 +188,6 @@ async function newView(ctx) {
   for (const [name, panel] of Object.entries(panels)) panel.classList.toggle('hidden', name !== mode);
 
   const reason = h('input', { dataset: { field: 'reason' }, maxlength: 200 });
-  const problem = h('p.failure.hidden', { role: 'alert', dataset: { problem: '' } });
   const submit = h('button.primary', { type: 'submit', dataset: { action: 'submit' } }, t('grants.submit'));
   const upload = h('div.hidden', progressBar(0, t('grants.uploading')));
   const fail = (message) => {

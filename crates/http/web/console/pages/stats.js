@@ -50,7 +50,7 @@ register({
   'stats.money': ['优惠金额与成交额', 'Discount and sales'],
   'stats.funnel': ['转化漏斗', 'Funnel'],
   'stats.ratio': ['费效比趋势', 'Cost ratio over time'],
-  'stats.f.claimed': ['领取/发放', 'Claimed + granted'],
+  'stats.f.claimed': ['领取/发放', 'Issued'],
   'stats.f.used': ['已使用', 'Used'],
   'stats.f.orders': ['用券订单', 'Orders'],
   's.claimed': ['领取', 'Claimed'],
@@ -212,7 +212,7 @@ function charts(report) {
         { key: 'claimed', label: t('s.claimed'), color: '#e4393c' },
         { key: 'granted', label: t('s.granted'), color: '#ed7b2f' },
         { key: 'used', label: t('s.used'), color: '#3b5bdb' },
-      ], { name: 'trend' })),
+      ], { name: 'trend', width: 640 })),
       card(t('stats.funnel'), funnel([
         { label: t('stats.f.claimed'), value: f.claimed + f.granted, color: '#e4393c' },
         { label: t('stats.f.used'), value: f.used, color: '#f76560' },
@@ -222,10 +222,10 @@ function charts(report) {
       card(t('stats.money'), timeChart(periods, [
         { key: 'sales', label: t('s.sales'), color: '#3b5bdb', format: money },
         { key: 'discount', label: t('s.discount'), color: '#e4393c', format: money },
-      ], { kind: 'bar', name: 'money' })),
+      ], { kind: 'bar', name: 'money', width: 640 })),
       card(t('stats.ratio'), timeChart(periods, [
         { key: 'ratio', label: t('s.ratio'), color: '#00a870', format: ratio },
-      ], { name: 'ratio', width: 440, height: 300 }))),
+      ], { name: 'ratio', width: 440, height: 250 }))),
   ];
 }
 
