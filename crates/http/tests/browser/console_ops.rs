@@ -261,7 +261,7 @@ async fn granted_codes(server: &TestServer, template: &str, users: &[&str]) -> V
         )
         .await;
     let id = grant["id"].as_str().unwrap().to_owned();
-    until(&server, &format!("/v1/grants/{id}"), |g| {
+    until(server, &format!("/v1/grants/{id}"), |g| {
         g["status"] == "done"
     })
     .await;
