@@ -128,7 +128,10 @@ export function funnel(steps, { width = 420, rowHeight = 46, format = String, na
     svg.append(s('text', { x: 0, y: y + rowHeight / 2, fill: '#646a73' }, step.label));
     svg.append(s('rect', { x, y: y + 6, width: w, height: rowHeight - 16, rx: 4, fill: step.color, 'data-value': step.value || 0 },
       s('title', {}, `${step.label}: ${format(step.value || 0)}`)));
-    svg.append(s('text', { x: 80 + barMax / 2, y: y + rowHeight / 2 + 1, 'text-anchor': 'middle', fill: '#fff', 'font-weight': 600 }, format(step.value || 0)));
+    const inside = w >= 48;
+    svg.append(s('text', {
+      x: inside ? 80 + barMax / 2 : x + w + 8, y: y + rowHeight / 2 + 1, 'text-anchor': inside ? 'middle' : 'start', fill: inside ? '#fff' : '#1f2329', 'font-weight': 600,
+    }, format(step.value || 0)));
     if (i > 0) {
       const before = steps[i - 1].value || 0;
       const rate = before ? `${((100 * (step.value || 0)) / before).toFixed(1)}%` : '—';

@@ -76,6 +76,7 @@ async function listView(ctx) {
   const select = templateSelect(templates, { selected: ctx.params[1] });
   const count = h('input', { type: 'number', name: 'count', min: '1', max: '10000000', step: '1', value: '1000', required: true, dataset: { field: 'count' } });
   const countField = field(t('codes.count'), count, { hint: t('codes.count_hint'), name: 'count' });
+  countField.classList.add('narrow');
   const button = h('button.primary', { type: 'submit', dataset: { action: 'generate' } }, t('codes.generate'));
   const check = () => {
     const value = Number(count.value);
@@ -103,7 +104,7 @@ async function listView(ctx) {
   },
   h('p.muted', t('codes.intro')),
   templates.length ? null : h('p.note.warn', t('ops.no_templates')),
-  h('div.form-row', field(t('ops.template'), select), h('div.field.narrow', countField), button));
+  h('div.form-row', field(t('ops.template'), select), countField, button));
 
   const rows = recent();
   mount(ctx.root, header(t('nav.codes')),
