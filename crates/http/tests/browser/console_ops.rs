@@ -3,6 +3,7 @@
 //! webhooks and risk alerts. Set-up goes through the API; what is under
 //! test goes through the pages.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use couponflow_app::background::Background;
@@ -221,6 +222,22 @@ async fn a_csv_grant_finishes_with_the_right_counts() {
     // No file yet: the form says so instead of calling the API.
     browser.click("[data-action=submit]").await;
     browser.wait_text("[data-problem]", "CSV").await;
+    // A file dropped on the zone is taken …
+    browser
+        .eval(
+            "const drop = new DataTransfer();
+             drop.items.add(new File(['user_id\\nx-1\\n'], 'dropped.csv', { type: 'text/csv' }));
+             const zone = document.querySelector('[data-drop]');
+             zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: drop, bubbles: true, cancelable: true }));
+             zone.dispatchEvent(new DragEvent('drop', { dataTransfer: drop, bubbles: true, cancelable: true }));
+             return true;",
+            vec![],
+        )
+        .await;
+    browser
+        .wait_text("[data-file-note]", "dropped.csv：约 1 个用户")
+        .await;
+    // … and so is one chosen with the picker, which replaces it.
     browser
         .find("input[data-field=csv]")
         .await
@@ -501,6 +518,26 @@ async fn statistics_show_the_claims_and_uses_made() {
 #[tokio::test]
 async fn webhooks_are_made_and_deleted_and_the_audit_log_lists_it() {
     let server = harness::server().await;
+    // The mall's receiver: acknowledges every event and keeps its type.
+    let received: Arc<Mutex<Vec<String>>> = Arc::default();
+    let kept = received.clone();
+    let receiver = axum::Router::new().route(
+        "/couponflow",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let kept = kept.clone();
+            async move {
+                let kind = headers["x-couponflow-event"]
+                    .to_str()
+                    .unwrap_or("")
+                    .to_owned();
+                kept.lock().unwrap().push(kind);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/couponflow", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
     let Some(browser) = harness::browser(Screen::Desktop).await else {
         return;
     };
@@ -516,26 +553,49 @@ async fn webhooks_are_made_and_deleted_and_the_audit_log_lists_it() {
     browser.click("input[data-event='coupon.*']").await;
     browser.click("[data-action=create]").await;
     browser.wait_text("form .field-error", "http").await;
-    browser
-        .fill("input[data-field=url]", "https://mall.example/couponflow")
-        .await;
+    browser.fill("input[data-field=url]", &hook_url).await;
     browser.click("[data-action=create]").await;
     let secret = browser.wait_text("[data-secret]", "whsec_").await;
     assert!(secret.len() > 16);
     browser.click("[data-action=close]").await;
-    browser
-        .wait_text("table.grid", "https://mall.example/couponflow")
-        .await;
+    browser.wait_text("table.grid", &hook_url).await;
     let hooks = server
         .api(Method::GET, "/v1/webhooks", ADMIN_KEY, Value::Null)
         .await;
     assert_eq!(hooks["items"][0]["events"], json!(["coupon.*"]));
     let id = hooks["items"][0]["id"].as_str().unwrap().to_owned();
-    // Its deliveries page opens (none yet).
+    // Its deliveries page opens (none yet) …
     browser.click(&format!("a[data-webhook='{id}']")).await;
     browser
         .wait_text("[data-view=webhooks]", "还没有推送记录")
         .await;
+    // … and lists a claim's event once it has been sent.
+    let jobs = Background::start_notifications(server.app.clone());
+    let template = approved_template(
+        &server,
+        json!({"name": "Webhook 测试券", "benefit": {"kind": "cash", "amount": 500},
+               "scope": {"include": {"all": true}}, "validity": {"type": "relative", "days": 7}}),
+    )
+    .await;
+    server
+        .api(
+            Method::POST,
+            &format!("/v1/templates/{template}/claims"),
+            ADMIN_KEY,
+            json!({"user": {"id": "u-1"}, "request_id": "hook-claim"}),
+        )
+        .await;
+    until(&server, &format!("/v1/webhooks/{id}/deliveries"), |d| {
+        d["items"][0]["status"] == "delivered"
+    })
+    .await;
+    browser.client.refresh().await.expect("the page reloads");
+    browser
+        .wait_text("[data-view=webhooks]", "coupon.claimed")
+        .await;
+    browser.wait_text("[data-view=webhooks]", "已送达").await;
+    jobs.stop().await;
+    assert_eq!(*received.lock().unwrap(), vec!["coupon.claimed".to_owned()]);
     go(&browser, "#/webhooks").await;
     browser
         .click(&format!("[data-action=delete][data-webhook='{id}']"))
@@ -587,10 +647,7 @@ async fn webhooks_are_made_and_deleted_and_the_audit_log_lists_it() {
         "{detail}"
     );
     let shown = detail["text"].as_str().unwrap();
-    assert!(
-        shown.contains("https://mall.example/couponflow"),
-        "{detail}"
-    );
+    assert!(shown.contains(&hook_url), "{detail}");
     assert!(!shown.contains("{\""), "{detail}");
     browser.close().await;
 }
@@ -657,4 +714,35 @@ async fn a_tripped_breaker_is_listed_and_its_template_resumed() {
     assert_eq!(resumed["status"], json!("active"), "{resumed}");
     browser.close().await;
     jobs.stop().await;
+}
+
+#[tokio::test]
+async fn pasted_user_ids_are_granted() {
+    let server = harness::server().await;
+    let template = approved_template(
+        &server,
+        json!({"name": "新人礼 无门槛5元", "benefit": {"kind": "cash", "amount": 500},
+               "scope": {"include": {"all": true}}, "validity": {"type": "relative", "days": 7},
+               "limits": {"per_user": 1}}),
+    )
+    .await;
+    let Some(browser) = harness::browser(Screen::Desktop).await else {
+        return;
+    };
+    sign_in(&browser, &server, ADMIN_KEY).await;
+    go(&browser, &format!("#/grants/new/{template}")).await;
+    browser.click("[data-mode=paste]").await;
+    browser
+        .fill("textarea[data-field=users]", "u-7, u-8\nu-9 u-7")
+        .await;
+    browser.wait_text("[data-paste-count]", "共 3 个用户").await;
+    browser.click("[data-action=submit]").await;
+    browser.find("[data-grant-status=done]").await;
+    assert_eq!(text(&browser, "[data-count=total] .n").await, "3");
+    assert_eq!(text(&browser, "[data-count=issued] .n").await, "3");
+    let held = server
+        .api(Method::GET, "/v1/users/u-9/coupons", ADMIN_KEY, Value::Null)
+        .await;
+    assert_eq!(held["items"][0]["template_id"], json!(template), "{held}");
+    browser.close().await;
 }

@@ -169,7 +169,7 @@ async function newView(ctx) {
   });
 
   const paste = h('textarea', { rows: 6, dataset: { field: 'users' }, placeholder: 'u-1\nu-2' });
-  const pasteCount = h('span');
+  const pasteCount = h('span', { dataset: { pasteCount: '' } });
   paste.addEventListener('input', () => { pasteCount.textContent = t('grants.paste_count', { n: number(parseIds(paste.value).length) }); });
   const segment = h('input', { dataset: { field: 'segment' }, placeholder: 'vip' });
   const panels = {

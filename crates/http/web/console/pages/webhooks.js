@@ -34,6 +34,8 @@ register({
   'hooks.last_error': ['错误', 'Error'],
   'hooks.next': ['下次重试', 'Next attempt'],
   'hooks.delivered_at': ['送达时间', 'Delivered'],
+  'hooks.retrying': ['待重试', 'Retrying'],
+  'hooks.queued': ['待发送', 'Queued'],
   'hooks.all': ['全部事件 (*)', 'Every event (*)'],
   'hooks.family': ['{family}.* 全部', 'All {family}.*'],
 });
@@ -44,6 +46,16 @@ const FAMILIES = {
   campaign: ['created', 'changed', 'scheduled', 'paused', 'resumed', 'ended'],
   risk: ['alert'],
 };
+
+// A delivery's state in words: waiting for its first attempt or a retry,
+// delivered, or given up on.
+function deliveryBadge(delivery) {
+  if (delivery.status === 'pending') {
+    const key = delivery.attempts > 0 ? 'hooks.retrying' : 'hooks.queued';
+    return h('span.badge.state-pending', { dataset: { state: 'pending' } }, t(key));
+  }
+  return stateBadge(delivery.status);
+}
 
 function createForm(ctx, onCreated) {
   const url = h('input', { type: 'url', dataset: { field: 'url' }, placeholder: 'https://mall.example/couponflow', required: true });
@@ -142,7 +154,7 @@ async function deliveriesView(ctx, id) {
     cursor = page.next_cursor;
     mount(body, table([
       { title: t('hooks.event'), cell: (d) => h('span.mono', d.event_type) },
-      { title: t('ops.status'), cell: (d) => stateBadge(d.status) },
+      { title: t('ops.status'), cell: deliveryBadge },
       { title: t('hooks.attempts'), class: 'num', cell: (d) => d.attempts },
       { title: t('hooks.last_status'), cell: (d) => d.last_status ?? '—' },
       { title: t('hooks.last_error'), cell: (d) => d.last_error || '—' },
