@@ -511,6 +511,16 @@ async fn statistics_show_the_claims_and_uses_made() {
     browser
         .wait_text("[data-kpi=claimed] .kpi-value", "4")
         .await;
+    // The platform as issuer counts the same template.
+    browser.select("select[data-field=scope]", "issuer").await;
+    browser.wait_text("[data-covered]", "满300减50").await;
+    browser
+        .wait_text("[data-kpi=claimed] .kpi-value", "4")
+        .await;
+    assert_eq!(
+        text(&browser, "[data-kpi=discount] .kpi-value").await,
+        "¥100.00"
+    );
     browser.close().await;
     jobs.stop().await;
 }

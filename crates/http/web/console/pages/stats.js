@@ -61,7 +61,7 @@ register({
   's.ratio': ['费效比', 'Cost ratio'],
   'stats.claims': ['领取明细', 'Who claimed'],
   'stats.uses': ['使用明细', 'Each use'],
-  'stats.records_note': ['领取与使用明细按券模板提供，请选择一个券模板查看。', 'The records are kept per template: choose a template to see them.'],
+  'stats.records_note': ['领取与使用明细按券模板提供，包含的券模板：', 'The records are kept per template; the templates counted here:'],
   'stats.series_csv': ['导出趋势 CSV', 'Export series (CSV)'],
   'stats.claims_csv': ['导出领取明细', 'Export claims (CSV)'],
   'stats.uses_csv': ['导出使用明细', 'Export uses (CSV)'],
@@ -286,6 +286,7 @@ export default {
       loadTemplates(ctx.token),
       apiAll('/v1/campaigns', { token: ctx.token, max: 500 }).catch(() => []),
     ]);
+    const names = new Map(templates.map((tpl) => [tpl.id, tpl.name]));
     const shops = [...new Set(templates.map((tpl) => tpl.issuer?.shop).filter(Boolean))].sort();
     const options = {
       template: templates.map((tpl) => [tpl.id, tpl.name]),
@@ -353,7 +354,8 @@ export default {
         const report = await api('GET', path, { token: ctx.token, query });
         if (mine !== generation) return;
         mount(out, kpis(report.figures), charts(report),
-          scope === 'template' ? records(ctx, target, query) : h('p.note', t('stats.records_note')));
+          scope === 'template' ? records(ctx, target, query) : h('p.note', { dataset: { covered: '' } }, t('stats.records_note'), ' ',
+            report.templates.map((id, i) => [i ? '、' : '', h('a.id-link', { href: `#/stats/template/${encodeURIComponent(id)}` }, names.get(id) || id)])));
       } catch (error) {
         if (mine === generation) mount(out, h('div.failure', { role: 'alert' }, error.message));
       }
