@@ -92,6 +92,16 @@ async fn tall(browser: &Browser, height: u32) {
         .expect("the window is resized");
 }
 
+/// Clears the passing notes, so a screenshot shows the page under them.
+async fn no_toasts(browser: &Browser) {
+    browser
+        .eval(
+            "document.getElementById('toasts').replaceChildren(); return true;",
+            vec![],
+        )
+        .await;
+}
+
 async fn text(browser: &Browser, css: &str) -> String {
     browser.find(css).await.text().await.expect("the text")
 }
@@ -175,6 +185,7 @@ async fn a_code_batch_shows_its_progress_and_downloads_its_codes() {
         .wait_text("[data-view=codes] table.grid", &first)
         .await;
     tall(&browser, 1000).await;
+    no_toasts(&browser).await;
     browser.screenshot("console-codes").await;
     // The recent list remembers it.
     go(&browser, "#/codes").await;
@@ -259,6 +270,7 @@ async fn a_csv_grant_finishes_with_the_right_counts() {
     browser.wait_text("table.grid", "u-4").await;
     browser.wait_text("table.grid", "您已领取过").await;
     tall(&browser, 1000).await;
+    no_toasts(&browser).await;
     browser.screenshot("console-grants").await;
     // The list shows both grants, the upload with its reason.
     go(&browser, "#/grants").await;
@@ -348,6 +360,7 @@ async fn the_desk_verifies_a_gift_coupon_once() {
         .await;
     assert_eq!(spent["state"], json!("redeemed"), "{spent}");
     tall(&browser, 960).await;
+    no_toasts(&browser).await;
     browser.screenshot("console-desk").await;
     // Looked up again, it cannot be spent twice.
     browser.click("[data-action=next]").await;
