@@ -124,3 +124,47 @@ export function useStyles(name) {
 export function failure(error) {
   return h('div.failure', { role: 'alert' }, error.message || String(error));
 }
+
+// ---- Added for code batches, grants, statistics and the audit log ----
+// (An import may stand anywhere at a module's top level.)
+import { api as callApi } from '/web/api.js';
+
+// A progress bar for `percent` (0–100) with a readable label beside it.
+export function progressBar(percent, label) {
+  const value = Math.max(0, Math.min(100, Math.round(percent || 0)));
+  return h('div.progress-line', { dataset: { progress: String(value) } },
+    h('div.progress', { role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(value) },
+      h('span', { style: { width: `${value}%` } })),
+    h('span.progress-label', label === undefined ? `${value}%` : label));
+}
+
+// Downloads `path` (a CSV route) with the key sent, as the file `filename`;
+// answers the text downloaded so callers can count its rows.
+export async function downloadFile(token, path, filename, { query } = {}) {
+  const response = await callApi('GET', path, { token, query, raw: true });
+  const blob = await response.blob();
+  const url = URL.createObjectURL(blob);
+  const link = h('a', { href: url, download: filename, style: { display: 'none' } });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  return blob.text();
+}
+
+// Calls `tick` every `ms` while `element` stays on the page and `tick`
+// answers true (keep going).
+export function poll(element, ms, tick) {
+  const step = async () => {
+    if (!element.isConnected) return;
+    let again = false;
+    try {
+      again = await tick();
+    } catch (error) {
+      toast(error.message, 'error');
+      again = false;
+    }
+    if (again && element.isConnected) setTimeout(step, ms);
+  };
+  setTimeout(step, ms);
+}
