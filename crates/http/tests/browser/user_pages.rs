@@ -64,6 +64,14 @@ async fn claim(server: &TestServer, template: &str, request: &str) -> String {
     claimed["code"].as_str().expect("a code").to_owned()
 }
 
+/// A screenshot without the passing toasts (they would cover the page).
+async fn shot(browser: &Browser, name: &str) {
+    browser
+        .eval("document.querySelectorAll('.toast').forEach(e => e.remove())", vec![])
+        .await;
+    browser.screenshot(name).await;
+}
+
 /// Opens `/m/` and signs in as the demo user through the picker.
 async fn sign_in(browser: &Browser, server: &TestServer) {
     browser.open(&server.url("/m/")).await;
@@ -122,7 +130,7 @@ async fn a_shopper_claims_coupons_and_finds_them_in_the_wallet() {
     browser
         .wait_text(&format!("{other} [data-refusal]"), "您已领取过，达到每人限领数量")
         .await;
-    browser.screenshot("m-claim-centre").await;
+    shot(&browser, "m-claim-centre").await;
 
     // Both are in 待使用; the one that ends within three days is first and tagged.
     browser.click("[data-tab=wallet]").await;
@@ -155,7 +163,7 @@ async fn a_shopper_claims_coupons_and_finds_them_in_the_wallet() {
     browser.wait_text("[data-detail-code]", &big_code).await;
     browser.wait_text("[data-sheet]", "满300可用").await;
     browser.click("[data-action=close-sheet]").await;
-    browser.screenshot("m-wallet").await;
+    shot(&browser, "m-wallet").await;
     browser.click("[data-wallet-tab=used]").await;
     browser.wait_text("[data-state=empty]", "还没有使用过的券").await;
 
@@ -185,12 +193,12 @@ async fn a_shopper_sees_the_price_after_coupons_and_pays_with_the_chosen_one_the
     browser.wait_text("[data-after-price]", "¥179.00").await;
     browser.wait_text("[data-price]", "¥199.00").await;
     browser.wait_text(&format!("[data-held=\"{fifteen_code}\"]"), "¥15.00").await;
+    shot(&browser, "m-product").await;
     browser
         .click(&format!("[data-offer=\"{twenty}\"] [data-action=claim]"))
         .await;
     browser.wait_text("[data-toast=ok]", "领取成功").await;
     browser.wait_text("#app", "满150减20 新品").await;
-    browser.screenshot("m-product").await;
     browser.click("[data-action=buy]").await;
 
     // Checkout recommends the best coupon: ¥199.00 − ¥20.00.
@@ -201,7 +209,7 @@ async fn a_shopper_sees_the_price_after_coupons_and_pays_with_the_chosen_one_the
     // 满300减50 is greyed: ¥300.00 − ¥199.00 = ¥101.00 short.
     let greyed = format!("[data-pick=\"{big_code}\"][data-applicable=false]");
     browser.wait_text(&greyed, "还差101.00元可用").await;
-    browser.screenshot("m-checkout").await;
+    shot(&browser, "m-checkout").await;
     // Switch: drop 满150减20, take 满100减15 → ¥184.00.
     let chosen = browser
         .eval("return document.querySelector('[data-pick][aria-checked=true]').dataset.pick", vec![])
@@ -245,9 +253,9 @@ async fn a_shopper_sees_the_price_after_coupons_and_pays_with_the_chosen_one_the
     browser.click("[data-tab=inbox]").await;
     browser.wait_text("[data-message]", "你的券已使用").await;
     browser.wait_text("[data-unread]", "1条未读").await;
+    shot(&browser, "m-inbox").await;
     browser.click("[data-message][data-read=false]").await;
     browser.find("[data-message][data-read=true]").await;
-    browser.screenshot("m-inbox").await;
     let inbox = server
         .api(
             Method::GET,

@@ -4,7 +4,7 @@
 import { api, ApiProblem } from '/web/api.js';
 import { t, lang, setLang } from '/web/i18n.js';
 import './strings.js';
-import { h, mount, toast, loading, failure } from './ui.js';
+import { h, mount, toast, loading, failure, icon } from './ui.js';
 import centre from './pages/centre.js';
 import wallet from './pages/wallet.js';
 import product from './pages/product.js';
@@ -15,9 +15,9 @@ const TOKEN_KEY = 'couponflow.m.token';
 const RETURN_KEY = 'couponflow.m.return_url';
 const PAGES = [centre, wallet, product, checkout, inbox];
 const TABS = [
-  { id: 'centre', hash: '#/', icon: '🎟', label: 'm.tab.centre' },
-  { id: 'wallet', hash: '#/wallet', icon: '👛', label: 'm.tab.wallet' },
-  { id: 'inbox', hash: '#/inbox', icon: '✉', label: 'm.tab.inbox' },
+  { id: 'centre', hash: '#/', icon: 'ticket', label: 'm.tab.centre' },
+  { id: 'wallet', hash: '#/wallet', icon: 'wallet', label: 'm.tab.wallet' },
+  { id: 'inbox', hash: '#/inbox', icon: 'bell', label: 'm.tab.inbox' },
 ];
 
 const root = document.getElementById('app');
@@ -73,7 +73,7 @@ function setTitle(text) {
 function drawTabs(active) {
   mount(tabbar, TABS.map((tab) => h(`a.tab${tab.id === active ? '.active' : ''}`,
     { href: tab.hash, dataset: { tab: tab.id }, 'aria-current': tab.id === active ? 'page' : null },
-    h('span.tab-icon', { 'aria-hidden': 'true' }, tab.icon), h('span.tab-label', t(tab.label)))));
+    h('span.tab-icon', icon(tab.icon)), h('span.tab-label', t(tab.label)))));
 }
 
 function signOut() {
@@ -95,7 +95,7 @@ async function signInPage() {
   back.classList.add('hidden');
   const demo = await demoCatalogue();
   if (!demo) {
-    mount(root, h('section.signin', h('div.signin-logo', '🎫'), h('p.signin-lead', t('m.signin.nodemo'))));
+    mount(root, h('section.signin', h('div.signin-logo', icon('ticket', 40)), h('p.signin-lead', t('m.signin.nodemo'))));
     return;
   }
   const error = h('p.signin-error', { role: 'alert', dataset: { signinError: '' } });
@@ -113,7 +113,7 @@ async function signInPage() {
   }, h('label', { for: 'signin-user' }, t('m.signin.other')), h('div.signin-row', field,
     h('button.primary', { type: 'submit', dataset: { action: 'signin' } }, t('m.signin.submit'))), error);
   mount(root, h('section.signin',
-    h('div.signin-logo', '🎫'),
+    h('div.signin-logo', icon('ticket', 40)),
     h('p.signin-lead', t('m.signin.lead')),
     h('h2', t('m.signin.demo')),
     h('div.demo-users', demo.users.map((user) => h('button.demo-user', {

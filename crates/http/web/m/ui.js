@@ -59,7 +59,7 @@ export function loading(text) {
 }
 
 export function empty(text, action) {
-  return h('div.state.empty', { dataset: { state: 'empty' } }, h('div.empty-art', '🎫'), h('p', text), action || null);
+  return h('div.state.empty', { dataset: { state: 'empty' } }, h('div.empty-art', icon('ticket', 44)), h('p', text), action || null);
 }
 
 export function failure(message, retry, retryText) {
@@ -93,4 +93,34 @@ export function requestId(prefix) {
   const bytes = new Uint8Array(12);
   crypto.getRandomValues(bytes);
   return `${prefix}-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+// Line icons drawn as SVG (no icon font, no emoji font needed).
+const ICONS = {
+  ticket: 'M3 7a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2v2.5a2.5 2.5 0 0 0 0 5V17a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-2.5a2.5 2.5 0 0 0 0-5Z M9 5v14',
+  wallet: 'M3 7a2 2 0 0 1 2-2h12v4 M3 7v10a2 2 0 0 0 2 2h14V9H5a2 2 0 0 1-2-2Z M16 14h.01',
+  bell: 'M6 16V11a6 6 0 0 1 12 0v5l2 2H4Z M10 20a2 2 0 0 0 4 0',
+  gift: 'M4 11h16v9H4Z M3 7h18v4H3Z M12 7v13 M12 7c-2-4-6-3-5 0 M12 7c2-4 6-3 5 0',
+  clock: 'M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18Z M12 7v5l3 2',
+  check: 'M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18Z M8 12l3 3 5-6',
+  back: 'M9 4 3 10l6 6 M3 10h12a6 6 0 0 1 0 12h-2',
+};
+
+export function icon(name, size = 22) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('width', String(size));
+  svg.setAttribute('height', String(size));
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('class', 'icon');
+  const path = document.createElementNS(ns, 'path');
+  path.setAttribute('d', ICONS[name] || ICONS.ticket);
+  path.setAttribute('fill', 'none');
+  path.setAttribute('stroke', 'currentColor');
+  path.setAttribute('stroke-width', '1.8');
+  path.setAttribute('stroke-linecap', 'round');
+  path.setAttribute('stroke-linejoin', 'round');
+  svg.append(path);
+  return svg;
 }

@@ -49,7 +49,7 @@ function sideFor(ctx, campaign, entry, slot) {
 
 function entryCard(ctx, campaign, entry, face) {
   const slot = h('div.claim-slot');
-  const left = entry.remaining !== null && entry.remaining > 0 && entry.remaining <= 100
+  const left = entry.remaining !== null && entry.remaining > 0 && entry.remaining <= 50
     ? h('span.tag.hot', t('m.centre.left', { n: entry.remaining })) : null;
   const ticket = card({
     face,
@@ -77,10 +77,20 @@ function shelf(ctx) {
     h('div.product-price', yuan(item.price))))));
 }
 
-export function art(item) {
-  const icons = { 'c-men': '👔', 'c-women': '👗', 'c-unisex': '👕', 'c-accessories': '🧦', 'c-kitchen': '☕', 'c-books': '📚', 'c-coffee': '🫘', 'c-audio': '🎧' };
-  const found = (item.categories || []).slice().reverse().find((category) => icons[category]);
-  return icons[found] || '🛍';
+// A product's picture in the demo: a coloured tile with its kind.
+const KINDS = {
+  'c-men-shirts': ['衬衫', 'Shirt', '#5b8def'], 'c-men-pants': ['牛仔', 'Jeans', '#3f5fa8'],
+  'c-women-dresses': ['连衣裙', 'Dress', '#e86a9a'], 'c-unisex': ['T恤', 'Tee', '#f0a030'],
+  'c-accessories': ['袜子', 'Socks', '#8f7ad8'], 'c-kitchen': ['马克杯', 'Mug', '#3fb28f'],
+  'c-books-scifi': ['科幻', 'Sci-fi', '#4a5568'], 'c-books-literature': ['文学', 'Novel', '#b07a4a'],
+  'c-coffee': ['咖啡', 'Coffee', '#8b5a3c'], 'c-audio': ['耳机', 'Audio', '#2d3748'],
+};
+
+export function art(item, size = 'small') {
+  const found = (item.categories || []).slice().reverse().find((category) => KINDS[category]);
+  const [zh, en, colour] = KINDS[found] || ['好物', 'Item', '#e4393c'];
+  return h(`div.art.art-${size}`, { style: { background: `linear-gradient(135deg, ${colour}, ${colour}cc)` } },
+    h('span', lang() === 'en' ? en : zh));
 }
 
 export default {

@@ -1,7 +1,7 @@
 // 消息: the user's messages, newest first; unread marked; a tap reads it.
 import { api } from '/web/api.js';
 import { t, lang } from '/web/i18n.js';
-import { h, mount, empty, toast } from '../ui.js';
+import { h, mount, empty, toast, icon } from '../ui.js';
 import { minute } from '../coupon.js';
 
 export default {
@@ -14,12 +14,12 @@ export default {
     const english = lang() === 'en';
     const items = page.items || [];
     const unread = h('p.inbox-unread', { dataset: { unread: String(page.unread) } }, page.unread ? t('m.inbox.unread', { n: page.unread }) : '');
-    const icon = (type) => (type.includes('expir') ? '⏰' : type.includes('redeem') || type.includes('used') ? '✅' : type.includes('refund') ? '↩' : '🎁');
+    const kind = (type) => (type.includes('expir') ? 'clock' : type.includes('redeem') ? 'check' : type.includes('refund') ? 'back' : 'gift');
     const row = (message) => {
       const element = h(`article.message${message.read_at ? '' : '.unread'}`, {
         dataset: { message: message.id, read: String(Boolean(message.read_at)) }, tabindex: '0', role: 'button',
       },
-      h('div.message-icon', { 'aria-hidden': 'true' }, icon(message.event_type)),
+      h(`div.message-icon.kind-${kind(message.event_type)}`, icon(kind(message.event_type))),
       h('div.message-main',
         h('div.message-head', h('strong', english ? message.title_en : message.title_zh),
           message.read_at ? null : h('span.dot', { 'aria-label': t('m.inbox.new') })),

@@ -77,7 +77,7 @@ export default {
     });
     mount(ctx.root,
       h('section.product', { dataset: { productPage: item.sku } },
-        h('div.product-hero', { 'aria-hidden': 'true' }, art(item)),
+        h('div.product-hero', { 'aria-hidden': 'true' }, art(item, 'hero')),
         h('div.product-card',
           h('div.price-row',
             offers.price_after_best < offers.price
