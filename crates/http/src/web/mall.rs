@@ -137,9 +137,7 @@ async fn session(
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'));
     if !fits {
         let why = "must be 1 to 128 letters, digits, `-`, `_`, `.` or `@`";
-        return Err(
-            ApiError::validation(format!("user_id {why}")).with_field_error("user_id", why)
-        );
+        return Err(ApiError::validation(format!("user_id {why}")).with_field_error("user_id", why));
     }
     let Some(secret) = state.auth.user_token_secret.as_ref() else {
         return Err(ApiError::not_found(
@@ -220,7 +218,7 @@ async fn place_order(
     Ok(ApiJson(json!({
         "order_id": paid.order_id,
         "user_id": paid.user_id,
-        "state": serde_json::to_value(&paid.state).unwrap_or(Value::Null),
+        "state": serde_json::to_value(paid.state).unwrap_or(Value::Null),
         "amount": quote.subtotal + quote.shipping_fee,
         "subtotal": quote.subtotal,
         "shipping_fee": quote.shipping_fee,

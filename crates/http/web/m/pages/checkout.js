@@ -70,6 +70,16 @@ export default {
   title: 'm.title.checkout',
   tab: null,
   async render(ctx) {
+    // The mall may hand its cart over in the hash: #/checkout?cart=<JSON list>.
+    if (ctx.query.get('cart')) {
+      try {
+        const handed = JSON.parse(ctx.query.get('cart'));
+        if (Array.isArray(handed)) setCart(handed.filter((item) => item && item.sku && Number.isSafeInteger(item.price) && Number.isSafeInteger(item.quantity)));
+      } catch {
+        // An unreadable cart is ignored; the page says the cart is empty.
+      }
+      history.replaceState(null, '', `${window.location.pathname}${window.location.search}#/checkout`);
+    }
     const cart = getCart();
     if (!cart.length) {
       mount(ctx.root, empty(t('m.checkout.empty'), h('a.button.primary', { href: '#/' }, t('m.checkout.shop'))));
