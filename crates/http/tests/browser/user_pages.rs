@@ -248,6 +248,12 @@ async fn a_shopper_sees_the_price_after_coupons_and_pays_with_the_chosen_one_the
     browser.wait_text("[data-sum=payable]", "¥179.00").await;
     browser.wait_text("[data-coupon-discount]", "-¥20.00").await;
     browser.wait_text("[data-sum=subtotal]", "¥199.00").await;
+    browser
+        .wait_text(
+            "[data-chosen-names]",
+            "已为您选择最优惠的组合：满150减20 新品",
+        )
+        .await;
     browser.click("[data-action=coupons]").await;
     // 满300减50 is greyed: ¥300.00 − ¥199.00 = ¥101.00 short.
     let greyed = format!("[data-pick=\"{big_code}\"][data-applicable=false]");
@@ -276,6 +282,7 @@ async fn a_shopper_sees_the_price_after_coupons_and_pays_with_the_chosen_one_the
     browser.click("[data-action=confirm-coupons]").await;
     browser.wait_text("[data-sum=payable]", "¥184.00").await;
     browser.wait_text("[data-coupon-discount]", "-¥15.00").await;
+    browser.wait_text("[data-chosen-names]", "满100减15").await;
 
     // Pay: the demo mall locks and redeems the order.
     browser.click("[data-action=pay]").await;

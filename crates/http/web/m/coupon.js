@@ -33,10 +33,11 @@ export function describe(benefit) {
       const tiers = benefit.tiers || [];
       const top = tiers.reduce((best, tier) => (tier.off > (best?.off ?? -1) ? tier : best), null) || { off: 0, min_amount: 0 };
       const first = tiers[0] || top;
-      const cond = tiers.length > 1
+      const cond = first.min_amount > 0 ? t('m.benefit.threshold', { min: y(first.min_amount) }) : t('m.benefit.none');
+      const detail = tiers.length > 1
         ? tiers.map((tier) => t('m.benefit.tiers', { min: y(tier.min_amount), off: y(tier.off) })).join(' / ')
-        : first.min_amount > 0 ? t('m.benefit.threshold', { min: y(first.min_amount) }) : t('m.benefit.none');
-      return { unit: '¥', big: y(top.off), cond };
+        : null;
+      return { unit: '¥', big: y(top.off), cond, detail };
     }
     case 'every': {
       let cond = t('m.benefit.every', { step: y(benefit.step), off: y(benefit.off) });

@@ -103,6 +103,7 @@ export default {
 
     const couponRow = h('button.row.coupon-row', { type: 'button', dataset: { action: 'coupons' } });
     const summary = h('section.panel.summary');
+    const hint = h('p.hint', { dataset: { chosenNames: '' } });
     const total = h('span.total-value', { dataset: { total: '' } });
     const savedNote = h('span.total-saved');
     const pay = h('button.primary.pay', { type: 'button', dataset: { action: 'pay' } }, t('m.checkout.pay'));
@@ -118,6 +119,9 @@ export default {
               h('span.minus', { dataset: { couponDiscount: '' } }, `-${yuan(current.coupon_discount + current.shipping_discount)}`)]
             : h('span.soft', usable ? t('m.checkout.none') : t('m.checkout.noneavail'))),
         h('span.chevron', '›'));
+      const isBest = chosen.length === best.length && chosen.every((code) => best.includes(code));
+      const names = chosen.map(nameOf).join('、');
+      hint.textContent = chosen.length ? (isBest ? `${t('m.checkout.best')}：${names}` : names) : '';
       const row = (label, value, data, minus) => h('div.sum-row', h('span', label), h(`span${minus ? '.minus' : ''}`, { dataset: { sum: data } }, value));
       mount(summary,
         row(t('m.checkout.subtotal'), yuan(current.subtotal), 'subtotal'),
@@ -224,7 +228,7 @@ export default {
         h('div.cart-art', { 'aria-hidden': 'true' }, art(item)),
         h('div.cart-main', h('div.cart-name', lang() === 'en' ? item.name_en : item.name), h('div.soft', item.shop_name || '')),
         h('div.cart-side', h('div', yuan(item.price)), h('div.soft', `×${item.quantity}`))))),
-      h('section.panel', couponRow, first.selected.length ? h('p.hint', t('m.checkout.best')) : null),
+      h('section.panel', couponRow, hint),
       summary,
       h('div.paybar', h('div.paybar-total', h('span', t('m.checkout.totalshort')), total, savedNote), pay));
   },

@@ -62,7 +62,8 @@ export default {
         }
       });
       return h('li.offer', { dataset: { offer: offer.template_id } },
-        h('span.offer-name', offer.name), h('span.offer-off', t('m.product.off', { amount: yuan(offer.discount) })), button);
+        h('span.offer-name', offer.name), h('span.offer-off', t('m.product.off', { amount: yuan(offer.discount) })),
+        offers.best_templates.includes(offer.template_id) ? h('span.tag.best', t('m.checkout.recommended')) : null, button);
     };
     let quantity = 1;
     const qty = h('output.qty-value', { dataset: { field: 'quantity' } }, '1');

@@ -15,7 +15,7 @@ function detail(ctx, coupon, face) {
   const said = describe(face?.benefit);
   const rows = [
     [t('m.detail.code'), h('span.code', { dataset: { detailCode: '' } }, coupon.code)],
-    [t('m.detail.rules'), h('div', h('div', said.cond), face ? h('div', scopeText(face.scope)) : null, face?.description ? h('div.soft', face.description) : null)],
+    [t('m.detail.rules'), h('div', h('div', said.detail || said.cond), face ? h('div', scopeText(face.scope)) : null, face?.description ? h('div.soft', face.description) : null)],
     [t('m.detail.validity'), `${coupon.valid_from ? minute(coupon.valid_from) : '—'} ~ ${coupon.valid_until ? minute(coupon.valid_until) : '—'}`],
     [t('m.detail.state'), t(`m.state.${coupon.state}`)],
     coupon.order_id ? [t('m.detail.order'), coupon.order_id] : null,
