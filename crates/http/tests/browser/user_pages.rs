@@ -323,6 +323,17 @@ async fn a_shopper_sees_the_price_after_coupons_and_pays_with_the_chosen_one_the
         )
         .await;
     assert_eq!(coupon["state"], "redeemed", "{coupon}");
+    // A used coupon can be removed from the wallet.
+    browser
+        .click(&format!(
+            "[data-wallet=used] [data-coupon=\"{fifteen_code}\"]"
+        ))
+        .await;
+    browser.wait_text("[data-detail-code]", &fifteen_code).await;
+    browser.click("[data-action=hide]").await;
+    browser
+        .wait_text("[data-state=empty]", "还没有使用过的券")
+        .await;
     // The payment became a message; a tap reads it.
     while server.app.dispatch_outbox().await.expect("the outbox") > 0 {}
     browser.click("[data-tab=inbox]").await;
