@@ -36,6 +36,7 @@ register({
   'm.claim.points': ['{points}积分兑换', 'Redeem for {points} points'],
   'm.claim.more': ['再领一张', 'Claim another'],
   'm.claimed': ['已领取', 'Claimed'],
+  'm.claim.unavailable': ['暂不可领取', 'Not available now'],
   'm.claimed.toast': ['领取成功，已放入“我的券”', 'Claimed — it is in My coupons'],
   'm.claiming': ['领取中…', 'Claiming…'],
   'm.use': ['去使用', 'Use'],

@@ -42,7 +42,9 @@ function sideFor(ctx, campaign, entry, slot) {
     return [h('span.stamp.claimed', { dataset: { claimed: '' } }, t('m.claimed')), claimButton(ctx, campaign, { ...entry }, slot)];
   }
   if (!claimable) {
-    return h('span.stamp.refused', { dataset: { refusal: entry.refusal || 'LIMIT' } }, t(`code.${entry.refusal}`));
+    const key = `code.${entry.refusal}`;
+    const said = t(key);
+    return h('span.stamp.refused', { dataset: { refusal: entry.refusal || 'LIMIT' } }, said === key ? t('m.claim.unavailable') : said);
   }
   return claimButton(ctx, campaign, entry, slot);
 }

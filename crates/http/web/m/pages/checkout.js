@@ -45,7 +45,9 @@ export function reasonText(reason) {
   if (reason.code === 'BELOW_QUANTITY' && reason.missing !== undefined) {
     return t('m.reason.BELOW_QUANTITY', { n: reason.missing });
   }
-  return t(`m.reason.${reason.code}`);
+  const key = `m.reason.${reason.code}`;
+  const said = t(key);
+  return said === key ? t('m.reason.NOT_AVAILABLE') : said;
 }
 
 function paidView(ctx, order, names) {
