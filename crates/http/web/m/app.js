@@ -34,6 +34,8 @@ function takeHandOff() {
   const hash = window.location.hash;
   const query = new URLSearchParams(window.location.search);
   if (query.get('return_url')) sessionStorage.setItem(RETURN_KEY, query.get('return_url'));
+  // The mall may pass the shopper's language: ?lang=en or ?lang=zh.
+  if (query.get('lang') === 'en' || query.get('lang') === 'zh') setLang(query.get('lang'));
   if (hash.startsWith('#token=')) {
     const params = new URLSearchParams(hash.slice(1));
     sessionStorage.setItem(TOKEN_KEY, params.get('token') || '');
