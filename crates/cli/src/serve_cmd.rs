@@ -80,7 +80,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .context("loading the demo data set")?;
         eprintln!("{summary}");
     }
-    let state = AppState::new(app.clone(), Some(user_token_secret(&config)?))?;
+    let mut state = AppState::new(app.clone(), Some(user_token_secret(&config)?))?;
+    if args.demo || config.demo_mall {
+        state = state.with_demo_mall();
+    }
     let service = service_app(state, &RequestLimits::from_config(&config));
     let listener = TcpListener::bind(config.listen)
         .await

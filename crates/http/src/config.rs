@@ -91,6 +91,9 @@ pub struct ServerConfig {
     pub captcha_secret: Option<Secret>,
     /// The mall's captcha verifier, called when no secret is set.
     pub captcha_url: Option<String>,
+    /// Couponflow plays the mall for the user pages (demo sign-in and demo
+    /// orders at `/m/api`); `couponflow serve --demo` turns it on too.
+    pub demo_mall: bool,
 }
 
 impl Default for ServerConfig {
@@ -116,6 +119,7 @@ impl Default for ServerConfig {
             grant_lease_secs: GRANT_LEASE_SECS_DEFAULT,
             captcha_secret: None,
             captcha_url: None,
+            demo_mall: false,
         }
     }
 }
@@ -158,6 +162,7 @@ struct FileSettings {
     grant_lease_secs: Option<u64>,
     captcha_secret: Option<String>,
     captcha_url: Option<String>,
+    demo_mall: Option<bool>,
 }
 
 impl ServerConfig {
@@ -231,6 +236,7 @@ impl ServerConfig {
         if file.captcha_url.is_some() {
             self.captcha_url = file.captcha_url;
         }
+        set(&mut self.demo_mall, file.demo_mall);
         Ok(())
     }
 
@@ -272,6 +278,7 @@ impl ServerConfig {
             reader.number("COUPONFLOW_FINANCE_REVIEW_THRESHOLD_MINOR")?,
         );
         set(&mut self.time_zone, reader.text("COUPONFLOW_TIME_ZONE"));
+        set(&mut self.demo_mall, reader.flag("COUPONFLOW_DEMO_MALL")?);
         self.apply_notify_env(&reader)
     }
 
@@ -490,6 +497,14 @@ impl EnvReader<'_> {
                 variable: variable.to_owned(),
                 reason,
             })
+    }
+
+    fn flag(&self, variable: &str) -> Result<Option<bool>, ConfigError> {
+        self.parsed(variable, |text| match text.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            _ => Err(format!("`{text}` is not true or false")),
+        })
     }
 
     fn number<T: std::str::FromStr>(&self, variable: &str) -> Result<Option<T>, ConfigError> {

@@ -26,6 +26,9 @@ pub struct AppState {
     pub auth: AuthState,
     pub metrics: MetricsHandle,
     pub readiness: Readiness,
+    /// Whether Couponflow plays the mall for the user pages (`/m/api/session`,
+    /// `/m/api/orders`, `/m/api/catalogue`); see [`crate::web`]'s `mall`.
+    pub demo_mall: bool,
 }
 
 impl AppState {
@@ -49,7 +52,15 @@ impl AppState {
             auth,
             metrics: MetricsHandle::install()?,
             readiness,
+            demo_mall: false,
         })
+    }
+
+    /// This state with the demo mall on (`couponflow serve --demo`,
+    /// `demo_mall = true`): demo sign-in and demo orders for the user pages.
+    pub fn with_demo_mall(mut self) -> Self {
+        self.demo_mall = true;
+        self
     }
 }
 

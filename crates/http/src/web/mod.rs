@@ -13,12 +13,15 @@
 use std::borrow::Cow;
 
 use axum::Router;
-use axum::extract::Path;
+use axum::extract::{FromRef, Path};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 use crate::ApiError;
+use crate::state::AppState;
+
+mod mall;
 
 #[derive(rust_embed::Embed)]
 #[folder = "web/"]
@@ -34,8 +37,11 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
 pub fn pages<S>() -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+    crate::auth::AuthState: FromRef<S>,
 {
     Router::new()
+        .merge(mall::routes())
         .route("/", get(|| async { Redirect::to("/console/") }))
         .route(
             "/console",

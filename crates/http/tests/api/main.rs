@@ -15,6 +15,7 @@ mod coupons;
 mod grants;
 mod harness;
 mod ledger;
+mod mall;
 mod notify;
 mod openapi;
 mod orders;

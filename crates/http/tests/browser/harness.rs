@@ -37,6 +37,16 @@ pub struct TestServer {
 
 /// A started server on a fresh embedded database, with the real clock.
 pub async fn server() -> TestServer {
+    start(false).await
+}
+
+/// [`server`] with the demo mall on: `/m/api/session` signs demo users in
+/// and `/m/api/orders` places and pays their orders.
+pub async fn server_with_demo_mall() -> TestServer {
+    start(true).await
+}
+
+async fn start(demo_mall: bool) -> TestServer {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let url = format!("sqlite://{}", dir.path().join("couponflow.db").display());
     let store = Arc::new(fresh_store(&url).await.expect("a migrated store"));
@@ -45,7 +55,10 @@ pub async fn server() -> TestServer {
         .await
         .expect("the bootstrap admin");
     let secret = UserTokenSecret::new(USER_TOKEN_SECRET).expect("a long secret");
-    let state = AppState::new(app.clone(), Some(secret.clone())).expect("the state");
+    let mut state = AppState::new(app.clone(), Some(secret.clone())).expect("the state");
+    if demo_mall {
+        state = state.with_demo_mall();
+    }
     let service = service_app(state, &RequestLimits::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

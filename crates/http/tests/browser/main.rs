@@ -4,3 +4,4 @@
 mod console_ops;
 mod harness;
 mod pages;
+mod user_pages;
