@@ -203,6 +203,7 @@ async fn place_order(
         select,
         currency: Currency::default(),
         order_id: None,
+        context: Default::default(),
     };
     let actor = Actor(format!("user:{user_id}"));
     let locked = state.app.lock_order(&actor, &order_id, cart).await?;

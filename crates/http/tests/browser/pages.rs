@@ -47,7 +47,6 @@ async fn the_console_and_the_user_pages_load_in_a_browser() {
     browser.find("[data-nav=webhooks]").await;
     browser.click("button[data-lang=en]").await;
     browser.wait_text("[data-who]", "Admin").await;
-    browser.screenshot("console-shell").await;
     browser.open(&server.url("/m/")).await;
     browser.find("[data-page=m]").await;
     browser.close().await;
