@@ -1,5 +1,6 @@
 //! The console and the user pages in a real headless Chromium, against a
 //! real server and database. One binary, so it links once.
 
+mod console_templates;
 mod harness;
 mod pages;
