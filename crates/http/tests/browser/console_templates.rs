@@ -92,6 +92,7 @@ async fn a_template_made_in_the_form_is_reviewed_by_a_second_staff_user_then_pau
     browser.fill("[data-path='limits.per_user']", "1").await;
     browser.wait_text("[data-preview=summary]", SUMMARY).await;
     browser.wait_text("[data-preview=state]", "设置有效").await;
+    tidy(&browser).await;
     browser.screenshot("console-template-form").await;
 
     // An off as large as the threshold is refused next to its field, and
@@ -167,6 +168,7 @@ async fn a_template_made_in_the_form_is_reviewed_by_a_second_staff_user_then_pau
         .wait_text(&format!("[data-summary='{id}']"), SUMMARY)
         .await;
     browser.wait_text("[data-count=reviews]", "2").await;
+    tidy(&browser).await;
     browser.screenshot("console-reviews").await;
     // A rejection needs a reason.
     browser
@@ -191,6 +193,7 @@ async fn a_template_made_in_the_form_is_reviewed_by_a_second_staff_user_then_pau
     go(&browser, &server, &format!("#/templates/{id}")).await;
     browser.wait_text("[data-status]", "生效中").await;
     browser.wait_text("[data-list=events]", "审核通过").await;
+
     let rejected = server
         .api(Method::GET, &format!("/v1/templates/{own_id}"), ADMIN_KEY, Value::Null)
         .await;
@@ -217,6 +220,19 @@ async fn a_template_made_in_the_form_is_reviewed_by_a_second_staff_user_then_pau
         ["created", "submitted", "approved", "paused", "resumed"]
     );
     browser.close().await;
+}
+
+/// Readies the page for a screenshot: at the top, no notes in the corner,
+/// no focus ring.
+async fn tidy(browser: &Browser) {
+    browser
+        .eval(
+            "document.querySelectorAll('.toast').forEach((note) => note.remove()); \
+             if (document.activeElement) document.activeElement.blur(); \
+             window.scrollTo(0, 0); return true;",
+            vec![],
+        )
+        .await;
 }
 
 /// Waits until `css` shows some text, and answers it.
@@ -257,6 +273,27 @@ async fn a_campaign_offers_an_approved_template_and_the_dashboard_counts_its_cla
             json!({"decision": "approve"}),
         )
         .await;
+    // Others, so the pages look as they do in use; only `id` is chosen.
+    for (name, benefit) in [
+        ("男装8折 封顶30元", json!({"kind": "percent", "tiers": [{"rate_bp": 8000}], "cap": 3000})),
+        ("包邮券", json!({"kind": "shipping", "max_off": 1000, "min_amount": 9900})),
+    ] {
+        let mut body = template(name);
+        body["benefit"] = benefit;
+        let other = server.api(Method::POST, "/v1/templates", &operator, body).await;
+        let other = other["id"].as_str().expect("an id").to_owned();
+        server
+            .api(Method::POST, &format!("/v1/templates/{other}/submit"), &operator, Value::Null)
+            .await;
+        server
+            .api(
+                Method::POST,
+                &format!("/v1/templates/{other}/reviews"),
+                &reviewer,
+                json!({"decision": "approve"}),
+            )
+            .await;
+    }
     let Some(browser) = harness::browser(Screen::Desktop).await else {
         return;
     };
@@ -277,6 +314,8 @@ async fn a_campaign_offers_an_approved_template_and_the_dashboard_counts_its_cla
         .await;
     browser.click("[data-action=schedule]").await;
     browser.wait_text("[data-status]", "进行中").await;
+    tidy(&browser).await;
+    browser.screenshot("console-campaigns").await;
     let campaign = hash(&browser)
         .await
         .trim_start_matches("#/campaigns/")
@@ -290,7 +329,6 @@ async fn a_campaign_offers_an_approved_template_and_the_dashboard_counts_its_cla
     browser
         .wait_text(&format!("[data-campaign='{campaign}']"), "双12 领券中心")
         .await;
-    browser.screenshot("console-campaigns").await;
 
     // The dashboard before and after a claim made through the API.
     browser.click("[data-nav=dashboard]").await;
@@ -312,6 +350,7 @@ async fn a_campaign_offers_an_approved_template_and_the_dashboard_counts_its_cla
         )
         .await;
     assert_eq!(bars, json!(1));
+    tidy(&browser).await;
     browser.screenshot("console-dashboard").await;
     browser.close().await;
 }
