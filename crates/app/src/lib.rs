@@ -6,6 +6,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod alerts;
 pub mod audit;
 pub mod background;
 pub mod balances;

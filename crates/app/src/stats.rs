@@ -314,6 +314,8 @@ pub enum Scope {
     Campaign(String),
     /// `platform`, or a shop id: the templates that shop issues or shares.
     Issuer(String),
+    /// Every template: the deployment's overview.
+    All,
 }
 
 /// How a series is cut.
@@ -522,7 +524,7 @@ impl App {
                 }
                 Ok(templates)
             }
-            Scope::Issuer(issuer) => {
+            Scope::Issuer(_) | Scope::All => {
                 let mut templates = Vec::new();
                 let mut after: Option<String> = None;
                 loop {
@@ -535,7 +537,9 @@ impl App {
                             Issuer::Platform => "platform",
                             Issuer::Shop { shop } | Issuer::Shared { shop, .. } => shop.as_str(),
                         };
-                        if shop == issuer {
+                        if matches!(scope, Scope::All)
+                            || matches!(scope, Scope::Issuer(issuer) if shop == issuer)
+                        {
                             templates.push((record.id.clone(), total(record)));
                         }
                     }

@@ -146,6 +146,39 @@ async fn a_claim_storm_trips_the_breaker_which_pauses_the_template() {
             .collect();
         assert_eq!(levels, ["alert", "pause"]);
 
+        // Dispatched, they are the alerts staff read, newest first, once
+        // however often the dispatcher runs.
+        while app.dispatch_outbox().await.unwrap() > 0 {}
+        app.dispatch_outbox().await.unwrap();
+        let alerts = app.risk_alerts(Some(&template), None, 50).await.unwrap();
+        let seen: Vec<_> = alerts
+            .iter()
+            .map(|a| (a.rule.as_str(), a.level.as_str(), a.value, a.threshold))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("claims_per_minute", "pause", Some(10), Some(10)),
+                ("claims_per_minute", "alert", Some(5), Some(5)),
+            ]
+        );
+        assert!(
+            alerts
+                .iter()
+                .all(|a| a.template_id.as_deref() == Some(template.as_str()))
+        );
+        let older = app
+            .risk_alerts(None, Some(alerts[0].seq), 50)
+            .await
+            .unwrap();
+        assert_eq!(older.len(), 1, "the page before the newest holds the other");
+        assert!(
+            app.risk_alerts(Some("tpl_other"), None, 50)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
         // Staff resume it; the next minute's count starts afresh.
         t.clock.advance(Duration::minutes(1));
         app.resume_template(&actor("ops"), &template).await.unwrap();

@@ -126,6 +126,8 @@ async fn dispatch_unit(
         .collect();
     inbox::insert_all(connection, &messages).await?;
     insert_deliveries(connection, &deliveries, now).await?;
+    let dispatched: Vec<&Event> = rows.iter().flat_map(|row| &row.events).collect();
+    crate::alerts::record(connection, &dispatched).await?;
     let mut deltas = stats::Deltas::new();
     for (key, counts) in rows.iter().flat_map(|row| &row.deltas) {
         deltas.entry(key.clone()).or_default().add(counts);

@@ -7,6 +7,7 @@
 //! Every operation's description says which roles may call it (`Roles: …`),
 //! and the authorization matrix test holds the code to what it says.
 
+mod alerts;
 mod api_keys;
 mod app_error;
 mod audit;
@@ -134,6 +135,7 @@ pub fn v1_routes() -> ApiRouter<AppState> {
         .merge(redemption::routes())
         .merge(stats::routes())
         .merge(audit::routes())
+        .merge(alerts::routes())
         .merge(ledger::routes())
 }
 

@@ -32,6 +32,7 @@ pub fn routes() -> ApiRouter<AppState> {
         .routes(routes!(template_series_csv))
         .routes(routes!(campaign_stats))
         .routes(routes!(issuer_stats))
+        .routes(routes!(overview_stats))
         .routes(routes!(claim_records))
         .routes(routes!(claim_records_csv))
         .routes(routes!(use_records))
@@ -294,6 +295,25 @@ async fn issuer_stats(
     Ok(ApiJson(
         report(&app, Scope::Issuer(issuer), &query).await?.into(),
     ))
+}
+
+/// The whole deployment's figures and series: every template, for the
+/// console's dashboard.
+///
+/// Roles: admin, operator, reviewer, finance.
+#[utoipa::path(get, path = "/v1/stats/overview", tag = "statistics", security(("bearer" = [])),
+    params(RangeQuery),
+    responses(
+        (status = 200, description = "Figures and series", body = StatsView),
+        (status = 422, description = "`VALIDATION_FAILED`", body = Problem, content_type = "application/problem+json"),
+        AuthProblems, BadRequestProblem))]
+async fn overview_stats(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<RangeQuery>,
+) -> Result<ApiJson<StatsView>, ApiError> {
+    require_role(&principal, STAFF_READERS)?;
+    Ok(ApiJson(report(&app, Scope::All, &query).await?.into()))
 }
 
 /// `?from=&until=&limit=&cursor=` of a list of records.

@@ -222,6 +222,8 @@ fn table() -> Vec<Route> {
         ),
         route(Method::GET, "/v1/api-keys/{id}", &["admin"]),
         anyone(route(Method::GET, "/v1/me", &ROLES)),
+        route(Method::GET, "/v1/risk/alerts", STAFF),
+        route(Method::GET, "/v1/stats/overview", STAFF),
         route(Method::DELETE, "/v1/api-keys/{id}", &["admin"]),
         with(
             route(Method::POST, "/v1/webhooks", &["admin"]),

@@ -80,6 +80,41 @@ async fn template_campaign_and_issuer_figures_follow_claims_and_orders() {
 
         let platform = server.get("/v1/stats/issuers/platform", &finance).await;
         assert_eq!(platform.expect(200)["figures"]["claimed"], 2);
+        // The overview counts every template: a shop's too.
+        let shop_template = server
+            .active_template(
+                &json!({"name": "街角咖啡 5 元券", "issuer": {"type": "shop", "shop": "s-1"},
+                                     "benefit": {"kind": "cash", "amount": 500},
+                                     "scope": {"include": {"all": true}},
+                                     "validity": {"type": "relative", "days": 7},
+                                     "limits": {"total": 10}}),
+            )
+            .await;
+        server.claimed(&shop_template, "u-3").await;
+        while server.app.dispatch_outbox().await.expect("dispatched") > 0 {}
+        let overview = server.get("/v1/stats/overview", &finance).await;
+        let overview = overview.expect(200).clone();
+        assert_eq!(
+            (
+                &overview["figures"]["claimed"],
+                &overview["figures"]["used"],
+                &overview["figures"]["discount"],
+                &overview["figures"]["offered"]
+            ),
+            (&json!(3), &json!(1), &json!(5000), &json!(110)),
+            "{overview}"
+        );
+        let today = server
+            .get(
+                "/v1/stats/overview?from=2026-12-05T12:00:00Z&until=2026-12-05T13:00:00Z&granularity=hour",
+                &finance,
+            )
+            .await;
+        assert_eq!(today.expect(200)["series"][0]["claimed"], 3);
+        let before = server
+            .get("/v1/stats/overview?until=2026-12-05T12:00:00Z", &finance)
+            .await;
+        assert_eq!(before.expect(200)["figures"]["claimed"], 0);
         let campaign = server.get("/v1/stats/campaigns/cmp-none", &finance).await;
         let campaign = campaign.expect(200).clone();
         assert_eq!(
