@@ -333,23 +333,27 @@ async fn a_campaign_offers_an_approved_template_and_the_dashboard_counts_its_cla
     // The dashboard before and after a claim made through the API.
     browser.click("[data-nav=dashboard]").await;
     browser.wait_text("[data-value=claimed]", "0").await;
-    server
-        .api(
-            Method::POST,
-            &format!("/v1/campaigns/{campaign}/claims"),
-            ADMIN_KEY,
-            json!({"template": id, "user": {"id": "u-1"}, "request_id": "req-1"}),
-        )
-        .await;
+    for user in ["u-1", "u-2", "u-3"] {
+        server
+            .api(
+                Method::POST,
+                &format!("/v1/campaigns/{campaign}/claims"),
+                ADMIN_KEY,
+                json!({"template": id, "user": {"id": user}, "request_id": format!("req-{user}")}),
+            )
+            .await;
+    }
+    // The figures are fed by the outbox, which `serve` drains in the background.
+    while server.app.dispatch_outbox().await.expect("dispatched") > 0 {}
     browser.click("[data-action=refresh]").await;
-    browser.wait_text("[data-value=claimed]", "1").await;
+    browser.wait_text("[data-value=claimed]", "3").await;
     let bars = browser
         .eval(
             "return [...document.querySelectorAll('[data-chart=hours] rect[data-claimed]')].reduce((sum, bar) => sum + Number(bar.dataset.claimed), 0);",
             vec![],
         )
         .await;
-    assert_eq!(bars, json!(1));
+    assert_eq!(bars, json!(3));
     tidy(&browser).await;
     browser.screenshot("console-dashboard").await;
     browser.close().await;

@@ -60,7 +60,9 @@ function chart(series, from) {
       hours[index].used += point.used || 0;
     }
   }
-  const top = Math.max(1, ...hours.map((hour) => Math.max(hour.claimed, hour.used)));
+  // A scale in whole steps: four gridlines, each a whole number.
+  const most = Math.max(0, ...hours.map((hour) => Math.max(hour.claimed, hour.used)));
+  const top = Math.max(4, Math.ceil(most / 4) * 4);
   const width = 720;
   const height = 200;
   const left = 36;
