@@ -358,3 +358,85 @@ async fn a_campaign_offers_an_approved_template_and_the_dashboard_counts_its_cla
     browser.screenshot("console-dashboard").await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_rejected_template_is_changed_in_the_form_in_english_down_to_another_kind() {
+    let server = harness::server().await;
+    let operator = server.key("operator", "ops").await;
+    let reviewer = server.key("reviewer", "rev").await;
+    let made = server
+        .api(
+            Method::POST,
+            "/v1/templates",
+            &operator,
+            json!({
+                "name": "Multi-buy",
+                "benefit": {"kind": "percent", "tiers": [{"min_quantity": 2, "rate_bp": 9000}], "cap": 5000},
+                "scope": {"include": {"all": true}},
+                "validity": {"type": "absolute", "from": "2026-12-01T00:00:00Z", "until": "2026-12-31T23:59:00Z"}
+            }),
+        )
+        .await;
+    let id = made["id"].as_str().expect("an id").to_owned();
+    server
+        .api(Method::POST, &format!("/v1/templates/{id}/submit"), &operator, Value::Null)
+        .await;
+    server
+        .api(
+            Method::POST,
+            &format!("/v1/templates/{id}/reviews"),
+            &reviewer,
+            json!({"decision": "reject", "reason": "cap too high"}),
+        )
+        .await;
+    let Some(browser) = harness::browser(Screen::Desktop).await else {
+        return;
+    };
+    sign_in(&browser, &server, &operator, "ops").await;
+    browser.click("button[data-lang=en]").await;
+    browser.wait_text("[data-who]", "Operator").await;
+    go(&browser, &server, &format!("#/templates/{id}")).await;
+    browser.wait_text("[data-status]", "Rejected").await;
+    browser.wait_text("[data-list=events]", "cap too high").await;
+
+    // The form opens filled in with what is stored, and previews it.
+    browser.click("[data-action=edit]").await;
+    browser
+        .wait_text(
+            "[data-preview=summary]",
+            "10% off 2 items or more, up to ¥50 off, storewide, valid 2026-12-01 00:00 to 2026-12-31 23:59 UTC",
+        )
+        .await;
+    browser
+        .fill("[data-tiers=percent] [data-tier-field=rate_bp]", "8.5")
+        .await;
+    browser
+        .wait_text("[data-preview=summary]", "15% off 2 items or more")
+        .await;
+    // Another kind: its own settings, and the old kind's leave the template.
+    browser.select("[data-path='benefit.kind']", "gift").await;
+    browser
+        .fill("[data-panel=gift] [data-path='benefit.item']", "a cup of coffee")
+        .await;
+    browser
+        .wait_text(
+            "[data-preview=summary]",
+            "Gift: a cup of coffee, redeemed at a counter, valid 2026-12-01 00:00",
+        )
+        .await;
+    browser.wait_text("[data-preview=state]", "Valid").await;
+    browser.click("[data-action=save]").await;
+    browser
+        .wait_text("[data-detail=summary]", "Gift: a cup of coffee")
+        .await;
+    let stored = server
+        .api(Method::GET, &format!("/v1/templates/{id}"), ADMIN_KEY, Value::Null)
+        .await;
+    assert_eq!(
+        stored["benefit"],
+        json!({"kind": "gift", "item": "a cup of coffee"})
+    );
+    assert_eq!(stored["validity"]["until"], "2026-12-31T23:59:00Z");
+    assert!(stored.get("stacking").is_none(), "{stored}");
+    browser.close().await;
+}
