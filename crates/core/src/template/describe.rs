@@ -111,7 +111,11 @@ fn benefit(benefit: &Benefit) -> (String, String) {
         } => {
             if *min_payable > 0 {
                 (
-                    format!("立减{}元（实付至少{}元）", yuan(*amount), yuan(*min_payable)),
+                    format!(
+                        "立减{}元（实付至少{}元）",
+                        yuan(*amount),
+                        yuan(*min_payable)
+                    ),
                     format!(
                         "{} off, at least {} left to pay",
                         money(*amount),
@@ -158,7 +162,10 @@ fn benefit(benefit: &Benefit) -> (String, String) {
                     }
                     None => {
                         zh.push_str(&format!("，最多减{times}次"));
-                        en.push_str(&format!(", at most {}", plural((*times).into(), "time", "times")));
+                        en.push_str(&format!(
+                            ", at most {}",
+                            plural((*times).into(), "time", "times")
+                        ));
                     }
                 }
             }
@@ -182,10 +189,9 @@ fn benefit(benefit: &Benefit) -> (String, String) {
                 });
                 en.push(match (quantity, amount) {
                     (None, None) => percent,
-                    (Some(q), None) => format!(
-                        "{percent} {} or more",
-                        plural(q.into(), "item", "items")
-                    ),
+                    (Some(q), None) => {
+                        format!("{percent} {} or more", plural(q.into(), "item", "items"))
+                    }
                     (None, Some(a)) => format!("{percent} orders of {} or more", money(a)),
                     (Some(q), Some(a)) => format!(
                         "{percent} {} or more totalling {} or more",
@@ -449,10 +455,7 @@ fn claim_window(window: &ClaimWindow) -> Option<(String, String)> {
 fn limits(limits: &Limits) -> Vec<(String, String)> {
     let mut parts = Vec::new();
     if let Some(count) = limits.per_user {
-        parts.push((
-            format!("每人限领{count}张"),
-            format!("{count} per user"),
-        ));
+        parts.push((format!("每人限领{count}张"), format!("{count} per user")));
     }
     if let Some(count) = limits.per_user_per_day {
         parts.push((
@@ -563,13 +566,17 @@ mod tests {
             )
         );
         assert_eq!(
-            summary(serde_json::json!({"benefit": {"kind": "cash", "amount": 500, "min_payable": 100}}))
-                .0,
+            summary(
+                serde_json::json!({"benefit": {"kind": "cash", "amount": 500, "min_payable": 100}})
+            )
+            .0,
             "立减5元（实付至少1元），全场通用，领取后30天内有效"
         );
         assert_eq!(
-            summary(serde_json::json!({"benefit": {"kind": "cash", "amount": 500, "min_payable": 100}}))
-                .1,
+            summary(
+                serde_json::json!({"benefit": {"kind": "cash", "amount": 500, "min_payable": 100}})
+            )
+            .1,
             "¥5 off, at least ¥1 left to pay, storewide, valid for 30 days after claiming"
         );
     }
@@ -705,7 +712,10 @@ mod tests {
             "benefit": {"kind": "cashback", "to": "wallet", "tiers": [
                 {"min_amount": 20000, "back": 2000}, {"min_amount": 50000, "back": 6000}]}
         }));
-        assert_eq!(zh, "满200返20元/满500返60元到钱包，全场通用，领取后30天内有效");
+        assert_eq!(
+            zh,
+            "满200返20元/满500返60元到钱包，全场通用，领取后30天内有效"
+        );
         assert_eq!(
             en,
             "¥20 back on orders of ¥200 or more / ¥60 back on orders of ¥500 or more to the wallet, storewide, valid for 30 days after claiming"
@@ -737,7 +747,10 @@ mod tests {
         let (zh, en) = summary(serde_json::json!({
             "scope": {"include": {"skus": ["sku-1", "sku-2"], "categories": ["c-men"]}}
         }));
-        assert_eq!(zh, "无门槛减5元，限商品sku-1、sku-2或品类c-men使用，领取后30天内有效");
+        assert_eq!(
+            zh,
+            "无门槛减5元，限商品sku-1、sku-2或品类c-men使用，领取后30天内有效"
+        );
         assert_eq!(
             en,
             "¥5 off, no minimum spend, only on SKUs sku-1, sku-2 or category c-men, valid for 30 days after claiming"
@@ -805,7 +818,10 @@ mod tests {
             "validity": null,
             "claim_window": {"from": "2026-12-12T08:30:00Z"}
         }));
-        assert_eq!(zh, "无门槛减5元，全场通用，未设有效期，2026-12-12 08:30（UTC）起可领");
+        assert_eq!(
+            zh,
+            "无门槛减5元，全场通用，未设有效期，2026-12-12 08:30（UTC）起可领"
+        );
         assert_eq!(
             en,
             "¥5 off, no minimum spend, storewide, no validity set, claimable from 2026-12-12 08:30 UTC"
@@ -833,7 +849,10 @@ mod tests {
             "limits": {"total": 1},
             "stacking": {"stackable": true}
         }));
-        assert_eq!(zh, "无门槛减5元，全场通用，领取后30天内有效，限量1张，可与其他券叠加");
+        assert_eq!(
+            zh,
+            "无门槛减5元，全场通用，领取后30天内有效，限量1张，可与其他券叠加"
+        );
         assert_eq!(
             en,
             "¥5 off, no minimum spend, storewide, valid for 30 days after claiming, 1 coupon in total, stacks with other coupons"

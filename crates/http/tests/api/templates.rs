@@ -298,7 +298,11 @@ async fn a_merchant_creates_only_templates_that_its_own_shop_issues() {
 async fn a_preview_checks_and_describes_a_template_without_saving_it() {
     for server in servers().await {
         let good = server
-            .post("/v1/templates/preview", ADMIN_KEY, &template_json("满300减50"))
+            .post(
+                "/v1/templates/preview",
+                ADMIN_KEY,
+                &template_json("满300减50"),
+            )
             .await;
         let good = good.expect(200);
         assert_eq!(good["valid"], json!(true), "{good}");

@@ -51,7 +51,12 @@ async fn a_template_made_in_the_form_is_reviewed_by_a_second_staff_user_then_pau
     let reviewer = server.key("reviewer", "审核小李").await;
     // The admin's own template, waiting for review: the admin may not approve it.
     let own = server
-        .api(Method::POST, "/v1/templates", ADMIN_KEY, template("管理员自建券"))
+        .api(
+            Method::POST,
+            "/v1/templates",
+            ADMIN_KEY,
+            template("管理员自建券"),
+        )
         .await;
     let own_id = own["id"].as_str().expect("an id").to_owned();
     server
@@ -110,7 +115,9 @@ async fn a_template_made_in_the_form_is_reviewed_by_a_second_staff_user_then_pau
         .wait_text("[data-preview=summary]", "请先修正标记的字段")
         .await;
     browser.click("[data-action=save]").await;
-    browser.wait_text(".toast.error", "请先修正标记的字段").await;
+    browser
+        .wait_text(".toast.error", "请先修正标记的字段")
+        .await;
     assert_eq!(hash(&browser).await, "#/templates/new");
     // Money that is not money is caught in the page, before the server.
     browser
@@ -123,7 +130,12 @@ async fn a_template_made_in_the_form_is_reviewed_by_a_second_staff_user_then_pau
         )
         .await;
     let listed = server
-        .api(Method::GET, "/v1/templates?status=draft", ADMIN_KEY, Value::Null)
+        .api(
+            Method::GET,
+            "/v1/templates?status=draft",
+            ADMIN_KEY,
+            Value::Null,
+        )
         .await;
     assert_eq!(listed["items"], json!([]));
 
@@ -140,7 +152,12 @@ async fn a_template_made_in_the_form_is_reviewed_by_a_second_staff_user_then_pau
         .trim_start_matches("#/templates/")
         .to_owned();
     let stored = server
-        .api(Method::GET, &format!("/v1/templates/{id}"), ADMIN_KEY, Value::Null)
+        .api(
+            Method::GET,
+            &format!("/v1/templates/{id}"),
+            ADMIN_KEY,
+            Value::Null,
+        )
         .await;
     assert_eq!(
         stored["benefit"],
@@ -195,7 +212,12 @@ async fn a_template_made_in_the_form_is_reviewed_by_a_second_staff_user_then_pau
     browser.wait_text("[data-list=events]", "审核通过").await;
 
     let rejected = server
-        .api(Method::GET, &format!("/v1/templates/{own_id}"), ADMIN_KEY, Value::Null)
+        .api(
+            Method::GET,
+            &format!("/v1/templates/{own_id}"),
+            ADMIN_KEY,
+            Value::Null,
+        )
         .await;
     assert_eq!(rejected["status"], "rejected");
 
@@ -207,7 +229,12 @@ async fn a_template_made_in_the_form_is_reviewed_by_a_second_staff_user_then_pau
     browser.click("[data-action=resume]").await;
     browser.wait_text("[data-status]", "生效中").await;
     let events = server
-        .api(Method::GET, &format!("/v1/templates/{id}/events"), ADMIN_KEY, Value::Null)
+        .api(
+            Method::GET,
+            &format!("/v1/templates/{id}/events"),
+            ADMIN_KEY,
+            Value::Null,
+        )
         .await;
     let actions: Vec<&str> = events["items"]
         .as_array()
@@ -259,11 +286,21 @@ async fn a_campaign_offers_an_approved_template_and_the_dashboard_counts_its_cla
     let operator = server.key("operator", "运营小王").await;
     let reviewer = server.key("reviewer", "审核小李").await;
     let made = server
-        .api(Method::POST, "/v1/templates", &operator, template("新人立减10元"))
+        .api(
+            Method::POST,
+            "/v1/templates",
+            &operator,
+            template("新人立减10元"),
+        )
         .await;
     let id = made["id"].as_str().expect("an id").to_owned();
     server
-        .api(Method::POST, &format!("/v1/templates/{id}/submit"), &operator, Value::Null)
+        .api(
+            Method::POST,
+            &format!("/v1/templates/{id}/submit"),
+            &operator,
+            Value::Null,
+        )
         .await;
     server
         .api(
@@ -275,15 +312,28 @@ async fn a_campaign_offers_an_approved_template_and_the_dashboard_counts_its_cla
         .await;
     // Others, so the pages look as they do in use; only `id` is chosen.
     for (name, benefit) in [
-        ("男装8折 封顶30元", json!({"kind": "percent", "tiers": [{"rate_bp": 8000}], "cap": 3000})),
-        ("包邮券", json!({"kind": "shipping", "max_off": 1000, "min_amount": 9900})),
+        (
+            "男装8折 封顶30元",
+            json!({"kind": "percent", "tiers": [{"rate_bp": 8000}], "cap": 3000}),
+        ),
+        (
+            "包邮券",
+            json!({"kind": "shipping", "max_off": 1000, "min_amount": 9900}),
+        ),
     ] {
         let mut body = template(name);
         body["benefit"] = benefit;
-        let other = server.api(Method::POST, "/v1/templates", &operator, body).await;
+        let other = server
+            .api(Method::POST, "/v1/templates", &operator, body)
+            .await;
         let other = other["id"].as_str().expect("an id").to_owned();
         server
-            .api(Method::POST, &format!("/v1/templates/{other}/submit"), &operator, Value::Null)
+            .api(
+                Method::POST,
+                &format!("/v1/templates/{other}/submit"),
+                &operator,
+                Value::Null,
+            )
             .await;
         server
             .api(
@@ -321,7 +371,12 @@ async fn a_campaign_offers_an_approved_template_and_the_dashboard_counts_its_cla
         .trim_start_matches("#/campaigns/")
         .to_owned();
     let stored = server
-        .api(Method::GET, &format!("/v1/campaigns/{campaign}"), ADMIN_KEY, Value::Null)
+        .api(
+            Method::GET,
+            &format!("/v1/campaigns/{campaign}"),
+            ADMIN_KEY,
+            Value::Null,
+        )
         .await;
     assert_eq!(stored["templates"], json!([{"template": id}]));
     assert_eq!(stored["status"], "running");
@@ -379,7 +434,12 @@ async fn a_rejected_template_is_changed_in_the_form_in_english_down_to_another_k
         .await;
     let id = made["id"].as_str().expect("an id").to_owned();
     server
-        .api(Method::POST, &format!("/v1/templates/{id}/submit"), &operator, Value::Null)
+        .api(
+            Method::POST,
+            &format!("/v1/templates/{id}/submit"),
+            &operator,
+            Value::Null,
+        )
         .await;
     server
         .api(
@@ -397,7 +457,9 @@ async fn a_rejected_template_is_changed_in_the_form_in_english_down_to_another_k
     browser.wait_text("[data-who]", "Operator").await;
     go(&browser, &server, &format!("#/templates/{id}")).await;
     browser.wait_text("[data-status]", "Rejected").await;
-    browser.wait_text("[data-list=events]", "cap too high").await;
+    browser
+        .wait_text("[data-list=events]", "cap too high")
+        .await;
 
     // The form opens filled in with what is stored, and previews it.
     browser.click("[data-action=edit]").await;
@@ -416,7 +478,10 @@ async fn a_rejected_template_is_changed_in_the_form_in_english_down_to_another_k
     // Another kind: its own settings, and the old kind's leave the template.
     browser.select("[data-path='benefit.kind']", "gift").await;
     browser
-        .fill("[data-panel=gift] [data-path='benefit.item']", "a cup of coffee")
+        .fill(
+            "[data-panel=gift] [data-path='benefit.item']",
+            "a cup of coffee",
+        )
         .await;
     browser
         .wait_text(
@@ -430,7 +495,12 @@ async fn a_rejected_template_is_changed_in_the_form_in_english_down_to_another_k
         .wait_text("[data-detail=summary]", "Gift: a cup of coffee")
         .await;
     let stored = server
-        .api(Method::GET, &format!("/v1/templates/{id}"), ADMIN_KEY, Value::Null)
+        .api(
+            Method::GET,
+            &format!("/v1/templates/{id}"),
+            ADMIN_KEY,
+            Value::Null,
+        )
         .await;
     assert_eq!(
         stored["benefit"],
