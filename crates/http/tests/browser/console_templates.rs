@@ -510,3 +510,66 @@ async fn a_rejected_template_is_changed_in_the_form_in_english_down_to_another_k
     assert!(stored.get("stacking").is_none(), "{stored}");
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_large_budget_waits_for_the_finance_review_which_a_finance_key_takes_in_the_queue() {
+    let server = harness::server().await;
+    let operator = server.key("operator", "运营小王").await;
+    let reviewer = server.key("reviewer", "审核小李").await;
+    let finance = server.key("finance", "财务小赵").await;
+    let mut big = template("大额补贴券");
+    big["limits"] = json!({"budget": 50_000_000});
+    let made = server
+        .api(Method::POST, "/v1/templates", &operator, big)
+        .await;
+    let id = made["id"].as_str().expect("an id").to_owned();
+    server
+        .api(
+            Method::POST,
+            &format!("/v1/templates/{id}/submit"),
+            &operator,
+            Value::Null,
+        )
+        .await;
+    let Some(browser) = harness::browser(Screen::Desktop).await else {
+        return;
+    };
+    // Finance has nothing to do before operations has approved it.
+    sign_in(&browser, &server, &finance, "财务小赵").await;
+    browser.click("[data-nav=reviews]").await;
+    browser.find("[data-empty=reviews]").await;
+
+    sign_in(&browser, &server, &reviewer, "审核小李").await;
+    browser.click("[data-nav=reviews]").await;
+    browser
+        .wait_text(&format!("[data-review='{id}']"), "预算 ¥500000.00")
+        .await;
+    browser
+        .click(&format!("[data-review='{id}'] [data-action=approve]"))
+        .await;
+    browser.click("[data-action=confirm-review]").await;
+    browser.wait_text(".toast.ok", "等待财务复核").await;
+    browser.find("[data-empty=reviews]").await;
+
+    sign_in(&browser, &server, &finance, "财务小赵").await;
+    browser.click("[data-nav=reviews]").await;
+    browser
+        .wait_text(&format!("[data-review='{id}']"), "财务复核")
+        .await;
+    browser
+        .click(&format!("[data-review='{id}'] [data-action=approve]"))
+        .await;
+    browser.fill("[data-field=reason]", "预算已确认").await;
+    browser.click("[data-action=confirm-review]").await;
+    browser.wait_text(".toast.ok", "已通过").await;
+    let stored = server
+        .api(
+            Method::GET,
+            &format!("/v1/templates/{id}"),
+            ADMIN_KEY,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(stored["status"], "active");
+    browser.close().await;
+}
