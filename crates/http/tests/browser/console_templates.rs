@@ -115,9 +115,7 @@ async fn a_template_made_in_the_form_is_reviewed_by_a_second_staff_user_then_pau
         .wait_text("[data-preview=summary]", "请先修正标记的字段")
         .await;
     browser.click("[data-action=save]").await;
-    browser
-        .wait_text(".toast.error", "请先修正标记的字段")
-        .await;
+    wait_toast(&browser, "请先修正标记的字段").await;
     assert_eq!(hash(&browser).await, "#/templates/new");
     // Money that is not money is caught in the page, before the server.
     browser
@@ -199,13 +197,13 @@ async fn a_template_made_in_the_form_is_reviewed_by_a_second_staff_user_then_pau
         .fill("[data-field=reason]", "面额与活动方案不符")
         .await;
     browser.click("[data-action=confirm-review]").await;
-    browser.wait_text(".toast.ok", "已驳回").await;
+    wait_toast(&browser, "已驳回").await;
     browser.wait_text("[data-count=reviews]", "1").await;
     browser
         .click(&format!("[data-review='{id}'] [data-action=approve]"))
         .await;
     browser.click("[data-action=confirm-review]").await;
-    browser.wait_text(".toast.ok", "已通过").await;
+    wait_toast(&browser, "已通过").await;
     browser.find("[data-empty=reviews]").await;
     go(&browser, &server, &format!("#/templates/{id}")).await;
     browser.wait_text("[data-status]", "生效中").await;
@@ -260,6 +258,25 @@ async fn tidy(browser: &Browser) {
             vec![],
         )
         .await;
+}
+
+/// Waits until a note in the corner says `text` (notes come and go, so
+/// every one showing is read each time).
+async fn wait_toast(browser: &Browser, text: &str) {
+    let deadline = tokio::time::Instant::now() + harness::WAIT;
+    while tokio::time::Instant::now() < deadline {
+        let seen = browser
+            .eval(
+                "return [...document.querySelectorAll('.toast')].some((note) => note.textContent.includes(arguments[0]));",
+                vec![json!(text)],
+            )
+            .await;
+        if seen == json!(true) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no note said {text:?}");
 }
 
 /// Waits until `css` shows some text, and answers it.
@@ -548,7 +565,7 @@ async fn a_large_budget_waits_for_the_finance_review_which_a_finance_key_takes_i
         .click(&format!("[data-review='{id}'] [data-action=approve]"))
         .await;
     browser.click("[data-action=confirm-review]").await;
-    browser.wait_text(".toast.ok", "等待财务复核").await;
+    wait_toast(&browser, "等待财务复核").await;
     browser.find("[data-empty=reviews]").await;
 
     sign_in(&browser, &server, &finance, "财务小赵").await;
@@ -561,7 +578,7 @@ async fn a_large_budget_waits_for_the_finance_review_which_a_finance_key_takes_i
         .await;
     browser.fill("[data-field=reason]", "预算已确认").await;
     browser.click("[data-action=confirm-review]").await;
-    browser.wait_text(".toast.ok", "已通过").await;
+    wait_toast(&browser, "已通过").await;
     let stored = server
         .api(
             Method::GET,

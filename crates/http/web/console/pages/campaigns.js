@@ -18,6 +18,7 @@ register({
   'cp.ends_at': ['结束时间', 'Ends'],
   'cp.window': ['活动时间', 'When'],
   'cp.channels': ['渠道（空为全部）', 'Channels (empty: all)'],
+  'cp.channels_label': ['渠道', 'Channels'],
   'cp.rollout': ['灰度发布', 'Rollout'],
   'cp.rollout_all': ['全部用户', 'Everyone'],
   'cp.rollout_percent': ['按比例', 'A share of users'],
@@ -308,7 +309,7 @@ async function detail(ctx, id) {
   const facts = [
     ['cp.window', `${dateTime(campaign.starts_at)} – ${dateTime(campaign.ends_at)}`],
     ['cp.rollout', rolloutText(campaign.rollout)],
-    ['cp.channels', campaign.channels.length ? campaign.channels.join('、') : t('cp.all_channels')],
+    ['cp.channels_label', campaign.channels.length ? campaign.channels.join('、') : t('cp.all_channels')],
     ['cp.description', campaign.description || '—'],
     ['cp.share_title', (campaign.share && campaign.share.title) || '—'],
     ['tpl.created_by', campaign.created_by],
