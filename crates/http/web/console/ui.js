@@ -124,3 +124,14 @@ export function useStyles(name) {
 export function failure(error) {
   return h('div.failure', { role: 'alert' }, error.message || String(error));
 }
+
+// Closes a dialog (the `close` of `dialog`) when Escape is pressed; a
+// second close of a closed dialog does nothing.
+export function closeOnEscape(close) {
+  const onKey = (event) => {
+    if (event.key !== 'Escape') return;
+    document.removeEventListener('keydown', onKey);
+    close();
+  };
+  document.addEventListener('keydown', onKey);
+}

@@ -5,7 +5,7 @@
 //   #/campaigns, #/campaigns/new, #/campaigns/<id>, #/campaigns/<id>/edit
 import { api, apiAll } from '/web/api.js';
 import { dateTime, register, t } from '/web/i18n.js';
-import { badge, busy, card, dialog, h, header, mount, table, toast, useStyles } from '../ui.js';
+import { badge, busy, card, closeOnEscape, dialog, h, header, mount, table, toast, useStyles } from '../ui.js';
 import { summaryOf } from './templates.js';
 
 register({
@@ -302,6 +302,7 @@ async function detail(ctx, id) {
         const { close } = dialog(t('cp.end'), h('p', t('cp.end_text')),
           h('div.dialog-buttons', h('button.secondary', { onclick: () => close() }, t('ui.cancel')), confirm));
         confirm.addEventListener('click', async () => { await step(ctx, id, 'end', confirm); close(); });
+        closeOnEscape(close);
         confirm.focus();
       },
     }, t('cp.end')));

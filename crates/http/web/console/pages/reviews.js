@@ -5,7 +5,7 @@
 // (SELF_REVIEW, another's step) shows as its readable message.
 import { api, apiAll } from '/web/api.js';
 import { dateTime, register, t, yuan } from '/web/i18n.js';
-import { dialog, h, header, mount, toast, useStyles } from '../ui.js';
+import { closeOnEscape, dialog, h, header, mount, toast, useStyles } from '../ui.js';
 import { summaryOf } from './templates.js';
 
 register({
@@ -72,6 +72,7 @@ function reviewDialog(ctx, tpl, decision) {
       confirm.disabled = false;
     }
   });
+  closeOnEscape(close);
   reason.focus();
 }
 

@@ -7,7 +7,7 @@
 //   #/templates/<id>/edit  its form
 import { api } from '/web/api.js';
 import { dateTime, lang, register, t, yuan } from '/web/i18n.js';
-import { badge, busy, card, dialog, h, header, mount, table, toast, useStyles } from '../ui.js';
+import { badge, busy, card, closeOnEscape, dialog, h, header, mount, table, toast, useStyles } from '../ui.js';
 import { templateForm } from './template-form.js';
 
 register({
@@ -262,6 +262,7 @@ async function detail(ctx, id) {
         const { close } = dialog(t('tpl.end_title'), h('p', t('tpl.end_text')),
           h('div.dialog-buttons', h('button.secondary', { onclick: () => close() }, t('ui.cancel')), confirm));
         confirm.addEventListener('click', async () => { await step(ctx, id, 'end', confirm); close(); });
+        closeOnEscape(close);
         confirm.focus();
       },
     }, t('tpl.end')));
