@@ -8,6 +8,7 @@
 //! template that `validate-template` prints).
 
 mod benefit;
+pub mod describe;
 pub mod lifecycle;
 pub mod risk;
 mod validate;

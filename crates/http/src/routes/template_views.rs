@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use couponflow_app::templates::{TemplateEvent, TemplateRecord};
 use couponflow_core::template::Template;
+use couponflow_core::template::describe::{Summary, describe};
 use couponflow_core::template::lifecycle::{ReviewStep, TemplateStatus};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -37,6 +38,26 @@ pub struct TemplateView {
     pub generated: i64,
     /// Face value issued so far, in minor units, against `limits.budget`.
     pub budget_used: i64,
+    /// The template in plain words, such as "满300减50，全场通用，领取后30天内有效".
+    pub summary: SummaryView,
+}
+
+/// A template in one line of plain words per language.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SummaryView {
+    /// Simplified Chinese: "满300减50，全场通用，领取后30天内有效".
+    pub zh: String,
+    /// English: "¥50 off orders of ¥300 or more, storewide, valid for 30 days after claiming".
+    pub en: String,
+}
+
+impl From<Summary> for SummaryView {
+    fn from(summary: Summary) -> Self {
+        SummaryView {
+            zh: summary.zh,
+            en: summary.en,
+        }
+    }
 }
 
 impl TemplateView {
@@ -45,6 +66,7 @@ impl TemplateView {
         let mut template = record.template.get().clone();
         template.id = Some(record.id.clone());
         TemplateView {
+            summary: describe(&template).into(),
             template,
             status: record.status_at(now),
             review_step: record.review_step,

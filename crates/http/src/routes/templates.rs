@@ -8,14 +8,15 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use couponflow_app::App;
 use couponflow_app::templates::{Decision, TEMPLATE_PAGE_MAX};
+use couponflow_core::template::describe::describe;
 use couponflow_core::template::lifecycle::{ReviewStep, TemplateStatus};
-use couponflow_core::template::{Issuer, Template};
-use serde::Deserialize;
+use couponflow_core::template::{Issuer, Template, ValidTemplate, parse_json};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
 
 use super::docs::{AuthProblems, BadRequestProblem, decision_schema, template_status_schema};
-use super::template_views::{TemplateEventView, TemplateView};
+use super::template_views::{SummaryView, TemplateEventView, TemplateView};
 use super::{REVIEWERS, STAFF_READERS, TEMPLATE_EDITORS, actor, check_reason};
 use crate::auth::{Principal, Role, require_role, require_shop_access};
 use crate::error::{ApiError, Problem};
@@ -27,6 +28,7 @@ use crate::state::AppState;
 pub fn routes() -> ApiRouter<AppState> {
     ApiRouter::new()
         .routes(routes!(create_template, list_templates))
+        .routes(routes!(preview_template))
         .routes(routes!(get_template, replace_template))
         .routes(routes!(submit_template))
         .routes(routes!(review_template))
@@ -98,6 +100,62 @@ async fn create_template(
         [(header::LOCATION, location)],
         ApiJson(view),
     ))
+}
+
+/// What `POST /v1/templates/preview` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplatePreview {
+    /// Whether `POST /v1/templates` would take this template.
+    pub valid: bool,
+    /// Every broken rule, as in `INVALID_TEMPLATE`'s `errors`; empty when valid.
+    pub errors: Vec<FieldProblem>,
+    /// The template in plain words; `null` when it is not valid.
+    pub summary: Option<SummaryView>,
+}
+
+/// One broken rule: the field (a JSON path such as `benefit.tiers[1].off`) and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldProblem {
+    pub field: String,
+    pub reason: String,
+}
+
+/// Checks a template as `POST /v1/templates` would and describes it, saving nothing.
+///
+/// For forms that validate as the user types: a template that would be
+/// refused is still 200, with `valid: false` and every problem (a field of
+/// the wrong type is one of them, named by its path).
+/// Roles: admin, operator.
+#[utoipa::path(post, path = "/v1/templates/preview", tag = "templates", security(("bearer" = [])),
+    request_body(content = Object, description = "A whole template (SPEC §4.0), exactly as `POST /v1/templates` takes it"),
+    responses(
+        (status = 200, description = "Whether it is valid, every problem, and its plain-language summary", body = TemplatePreview),
+        AuthProblems, BadRequestProblem))]
+async fn preview_template(
+    principal: Principal,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<ApiJson<TemplatePreview>, ApiError> {
+    require_role(&principal, TEMPLATE_EDITORS)?;
+    let checked = parse_json::<Template>(&body.to_string()).and_then(ValidTemplate::new);
+    Ok(ApiJson(match checked {
+        Ok(valid) => TemplatePreview {
+            valid: true,
+            errors: Vec::new(),
+            summary: Some(describe(valid.get()).into()),
+        },
+        Err(problems) => TemplatePreview {
+            valid: false,
+            errors: problems
+                .list()
+                .iter()
+                .map(|problem| FieldProblem {
+                    field: problem.field.clone(),
+                    reason: problem.reason.clone(),
+                })
+                .collect(),
+            summary: None,
+        },
+    }))
 }
 
 /// Lists templates in id order, a page at a time.

@@ -84,6 +84,10 @@ fn table() -> Vec<Route> {
             route(Method::POST, "/v1/templates", EDITORS),
             template_json("m"),
         ),
+        with(
+            route(Method::POST, "/v1/templates/preview", EDITORS),
+            template_json("m"),
+        ),
         route(Method::GET, "/v1/templates", STAFF),
         route(Method::GET, "/v1/templates/{id}", STAFF),
         with(

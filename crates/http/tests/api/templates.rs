@@ -293,3 +293,62 @@ async fn a_merchant_creates_only_templates_that_its_own_shop_issues() {
         platform.expect_problem(403, "FORBIDDEN");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_checks_and_describes_a_template_without_saving_it() {
+    for server in servers().await {
+        let good = server
+            .post(
+                "/v1/templates/preview",
+                ADMIN_KEY,
+                &template_json("满300减50"),
+            )
+            .await;
+        let good = good.expect(200);
+        assert_eq!(good["valid"], json!(true), "{good}");
+        assert_eq!(good["errors"], json!([]));
+        assert_eq!(
+            good["summary"],
+            json!({
+                "zh": "满300减50，全场通用，领取后30天内有效，每人限领1张，限量100张",
+                "en": "¥50 off orders of ¥300 or more, storewide, valid for 30 days after claiming, 1 per user, 100 coupons in total"
+            })
+        );
+
+        let mut bad = template_json("");
+        bad["benefit"] = json!({"kind": "threshold", "tiers": [{"min_amount": 100, "off": 100}]});
+        let bad = server.post("/v1/templates/preview", ADMIN_KEY, &bad).await;
+        let bad = bad.expect(200);
+        assert_eq!(bad["valid"], json!(false), "{bad}");
+        assert_eq!(bad["summary"], Value::Null);
+        let fields: Vec<&str> = bad["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|error| error["field"].as_str().expect("a field"))
+            .collect();
+        assert!(fields.contains(&"name"), "{bad}");
+        assert!(
+            fields.iter().any(|f| f.starts_with("benefit.tiers[0]")),
+            "{bad}"
+        );
+
+        // A field of the wrong type is a problem with its path, not a 400.
+        let mut mistyped = template_json("x");
+        mistyped["limits"]["total"] = json!("many");
+        let mistyped = server
+            .post("/v1/templates/preview", ADMIN_KEY, &mistyped)
+            .await;
+        let mistyped = mistyped.expect(200);
+        assert_eq!(mistyped["valid"], json!(false));
+        assert_eq!(mistyped["errors"][0]["field"], "limits.total", "{mistyped}");
+
+        // Nothing was stored, and a stored template carries the same summary.
+        let list = server.get("/v1/templates", ADMIN_KEY).await;
+        assert_eq!(list.expect(200)["items"], json!([]));
+        let created = server
+            .post("/v1/templates", ADMIN_KEY, &template_json("满300减50"))
+            .await;
+        assert_eq!(created.expect(201)["summary"], good["summary"]);
+    }
+}

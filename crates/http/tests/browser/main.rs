@@ -2,6 +2,7 @@
 //! real server and database. One binary, so it links once.
 
 mod console_ops;
+mod console_templates;
 mod harness;
 mod pages;
 mod user_pages;

@@ -168,3 +168,14 @@ export function poll(element, ms, tick) {
   };
   setTimeout(step, ms);
 }
+
+// Closes a dialog (the `close` of `dialog`) when Escape is pressed; a
+// second close of a closed dialog does nothing.
+export function closeOnEscape(close) {
+  const onKey = (event) => {
+    if (event.key !== 'Escape') return;
+    document.removeEventListener('keydown', onKey);
+    close();
+  };
+  document.addEventListener('keydown', onKey);
+}
