@@ -130,7 +130,15 @@ pub struct Browser {
     pub client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
+    /// A place among the browsers that may run at once.
+    _turn: tokio::sync::OwnedSemaphorePermit,
 }
+
+/// Browsers running at once: a Chromium per core. A test opens one at a
+/// time, so waiting for a turn cannot deadlock; more at once on a two-core
+/// machine make page waits time out under load.
+static TURNS: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
+    std::sync::LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(2)));
 
 impl Drop for Browser {
     fn drop(&mut self) {
@@ -150,6 +158,11 @@ fn chromedriver() -> Option<PathBuf> {
 /// A headless Chromium, or `None` (with a note) when this machine has none
 /// and this is not CI.
 pub async fn browser(screen: Screen) -> Option<Browser> {
+    let turn = TURNS
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the semaphore stays open");
     let Some(driver_path) = chromedriver() else {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -214,6 +227,7 @@ pub async fn browser(screen: Screen) -> Option<Browser> {
                     client,
                     driver,
                     _profile: profile,
+                    _turn: turn,
                 });
             }
             Err(error) => last_error = error.to_string(),
