@@ -4,5 +4,6 @@
 mod console_ops;
 mod console_templates;
 mod harness;
+mod journey;
 mod pages;
 mod user_pages;
