@@ -28,6 +28,8 @@ pub struct AuditEntry {
     pub method: String,
     pub path: String,
     pub status: i64,
+    /// The resource as it stood before the action, when it names one.
+    pub before: Option<String>,
     /// The body sent, when it was text.
     pub request: Option<String>,
     /// The body answered, when it was text.
@@ -42,12 +44,73 @@ pub struct NewAuditEntry {
     pub method: String,
     pub path: String,
     pub status: i64,
+    pub before: Option<String>,
     pub request: Option<String>,
     pub response: Option<String>,
 }
 
-const COLUMNS: &str = "id, at, actor, role, method, path, status, request, response";
-const READ_COLUMNS: &str = "seq, id, at, actor, role, method, path, status, request, response";
+const COLUMNS: &str = "id, at, actor, role, method, path, status, before, request, response";
+const READ_COLUMNS: &str =
+    "seq, id, at, actor, role, method, path, status, before, request, response";
+
+/// Fields whose values never reach the log: keys shown once, secrets.
+const SECRET_FIELDS: [&str; 6] = [
+    "key",
+    "secret",
+    "token",
+    "password",
+    "captcha_token",
+    "user_token_secret",
+];
+
+/// `text` with the values of secret fields replaced, when it is JSON;
+/// other text (CSV uploads) as it is.
+pub fn redact(text: &str) -> String {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(fields) => {
+                for (name, field) in fields.iter_mut() {
+                    if SECRET_FIELDS.contains(&name.as_str()) && !field.is_null() {
+                        *field = serde_json::Value::String("[redacted]".into());
+                    } else {
+                        walk(field);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(mut value) => {
+            walk(&mut value);
+            value.to_string()
+        }
+        Err(_) => text.to_owned(),
+    }
+}
+
+impl App {
+    /// The resource a staff action on `path` (`/v1/templates/tpl_…/pause`)
+    /// is about, as it stands now, redacted: what the audit log records as
+    /// `before`. `None` when the path names no single resource or it does
+    /// not exist.
+    pub async fn audit_before(&self, path: &str) -> Option<String> {
+        let path = path.split('?').next().unwrap_or_default();
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let json = match parts.as_slice() {
+            ["v1", "templates", id, ..] => serde_json::to_string(&self.template(id).await.ok()?),
+            ["v1", "campaigns", id, ..] => serde_json::to_string(&self.campaign(id).await.ok()?),
+            ["v1", "coupons", code, ..] => serde_json::to_string(&self.coupon(code).await.ok()?),
+            ["v1", "orders", id, ..] => serde_json::to_string(&self.order(id).await.ok()?),
+            ["v1", "grant-rules", id, ..] => serde_json::to_string(&self.rule(id).await.ok()?),
+            ["v1", "api-keys", id, ..] => serde_json::to_string(&self.api_key(id).await.ok()?),
+            ["v1", "webhooks", id, ..] => serde_json::to_string(&self.webhook(id).await.ok()?),
+            _ => return None,
+        };
+        json.ok().map(|text| redact(&text))
+    }
+}
 
 impl App {
     /// Records one staff action.
@@ -57,7 +120,7 @@ impl App {
             .write(move |connection| {
                 Box::pin(async move {
                     sqlx::query(&format!(
-                        "INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                        "INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
                     ))
                     .bind(&id)
                     .bind(at)
@@ -66,8 +129,9 @@ impl App {
                     .bind(&new.method)
                     .bind(&new.path)
                     .bind(new.status)
-                    .bind(&new.request)
-                    .bind(&new.response)
+                    .bind(new.before.as_deref().map(redact))
+                    .bind(new.request.as_deref().map(redact))
+                    .bind(new.response.as_deref().map(redact))
                     .execute(&mut *connection)
                     .await
                     .map_err(StoreError::from)?;
@@ -109,6 +173,7 @@ impl App {
                     method: row.try_get("method").map_err(StoreError::from)?,
                     path: row.try_get("path").map_err(StoreError::from)?,
                     status: row.try_get("status").map_err(StoreError::from)?,
+                    before: row.try_get("before").map_err(StoreError::from)?,
                     request: row.try_get("request").map_err(StoreError::from)?,
                     response: row.try_get("response").map_err(StoreError::from)?,
                 })

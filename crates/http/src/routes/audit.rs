@@ -79,6 +79,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         .uri
         .path_and_query()
         .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
+    let before = state.app.audit_before(parts.uri.path()).await;
     let response = next
         .run(Request::from_parts(parts, Body::from(sent.clone())))
         .await;
@@ -96,6 +97,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         method,
         path,
         status: i64::from(head.status.as_u16()),
+        before,
         request: kept(&sent),
         response: kept(&answered),
     };
@@ -132,7 +134,12 @@ pub struct AuditEntryView {
     pub method: String,
     pub path: String,
     pub status: i64,
-    /// The body sent (text up to 64 KiB).
+    /// The resource as it stood before the action (JSON), when the path
+    /// names one: a template, campaign, coupon, order, grant rule, key or
+    /// webhook.
+    pub before: Option<String>,
+    /// The body sent (text up to 64 KiB). Keys, secrets and tokens are
+    /// redacted in all three.
     pub request: Option<String>,
     /// The body answered: the resource as the action left it.
     pub response: Option<String>,
@@ -149,6 +156,7 @@ impl From<AuditEntry> for AuditEntryView {
             method: e.method,
             path: e.path,
             status: e.status,
+            before: e.before,
             request: e.request,
             response: e.response,
         }

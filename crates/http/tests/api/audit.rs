@@ -92,6 +92,16 @@ async fn staff_actions_are_logged_with_their_bodies_and_reads_the_mall_and_users
         let after: Value =
             serde_json::from_str(patch["response"].as_str().expect("a body")).expect("json");
         assert_eq!(after["name"], "满300减60");
+        // Before and after: the template as it stood before the change.
+        let before: Value =
+            serde_json::from_str(patch["before"].as_str().expect("the state before"))
+                .expect("json");
+        assert_eq!(before["name"], "满300减50", "{before}");
+        let approve = &items[1];
+        let before: Value =
+            serde_json::from_str(approve["before"].as_str().expect("the state before"))
+                .expect("json");
+        assert_eq!(before["status"], "pending_review", "{before}");
 
         // The create is under /v1/templates; filter by the operator's key.
         let mine = server
@@ -112,5 +122,40 @@ async fn staff_actions_are_logged_with_their_bodies_and_reads_the_mall_and_users
             .map(|e| e["method"].as_str().unwrap_or_default())
             .collect();
         assert_eq!(methods, ["POST", "PATCH", "POST"], "{mine}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_and_secrets_never_reach_the_log() {
+    for server in servers().await {
+        let made = server
+            .post(
+                "/v1/api-keys",
+                ADMIN_KEY,
+                &json!({"role": "admin", "label": "second admin"}),
+            )
+            .await;
+        let key = made.expect(201)["key"].as_str().expect("a key").to_owned();
+        server
+            .post(
+                "/v1/webhooks",
+                ADMIN_KEY,
+                &json!({"url": "http://127.0.0.1:9/hook", "events": ["*"], "secret": "whsec-very-private"}),
+            )
+            .await
+            .expect(201);
+        let finance = server.key("finance").await;
+        let page = server
+            .get("/v1/audit-log", &finance)
+            .await
+            .expect(200)
+            .clone();
+        let text = page.to_string();
+        assert!(!text.contains(&key), "a new key leaked: {text}");
+        assert!(
+            !text.contains("whsec-very-private"),
+            "a secret leaked: {text}"
+        );
+        assert!(text.contains("[redacted]"), "{text}");
     }
 }

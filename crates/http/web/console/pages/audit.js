@@ -17,6 +17,7 @@ register({
   'audit.action': ['操作', 'Action'],
   'audit.status': ['结果', 'Result'],
   'audit.empty': ['没有符合条件的操作记录', 'No entry matches'],
+  'audit.before': ['操作前', 'Before'],
   'audit.request': ['请求内容', 'Request'],
   'audit.response': ['返回内容', 'Answer'],
   'audit.nothing': ['（无内容）', '(nothing)'],
@@ -82,6 +83,7 @@ export default {
     const row = (entry) => {
       const detail = h('tr.detail-row.hidden', h('td', { colSpan: 6 },
         h('div.audit-detail',
+          entry.before ? h('div', { dataset: { before: '' } }, h('h4', t('audit.before')), readableBody(entry.before)) : null,
           h('div', h('h4', t('audit.request')), readableBody(entry.request)),
           h('div', h('h4', t('audit.response')), readableBody(entry.response)))));
       const toggle = h('button.link', { type: 'button', 'aria-expanded': 'false', dataset: { action: 'details' } }, t('audit.show'));
