@@ -4,21 +4,12 @@
 //! test goes through the pages.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use couponflow_app::background::Background;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::harness::{self, ADMIN_KEY, Browser, Screen, TestServer};
-
-/// Signs in to the console with `key` and waits for the shell.
-async fn sign_in(browser: &Browser, server: &TestServer, key: &str) {
-    browser.open(&server.url("/console/")).await;
-    browser.fill("#login-key", key).await;
-    browser.click("form.login-card button[type=submit]").await;
-    browser.find("[data-who]").await;
-}
 
 /// Opens a console page by its hash route, as a click in the side bar would.
 async fn go(browser: &Browser, hash: &str) {
@@ -67,22 +58,6 @@ async fn approved_template(server: &TestServer, body: Value) -> String {
     id
 }
 
-/// Waits until `check` holds for the JSON at `path`, polling the API.
-async fn until(server: &TestServer, path: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + harness::WAIT;
-    loop {
-        let value = server.api(Method::GET, path, ADMIN_KEY, Value::Null).await;
-        if check(&value) {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{path} never got there: {value}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Makes the window `height` pixels tall, so a screenshot shows the page.
 async fn tall(browser: &Browser, height: u32) {
     browser
@@ -119,7 +94,7 @@ async fn a_code_batch_shows_its_progress_and_downloads_its_codes() {
     let Some(browser) = harness::browser(Screen::Desktop).await else {
         return;
     };
-    sign_in(&browser, &server, ADMIN_KEY).await;
+    browser.console_sign_in(&server, ADMIN_KEY, "管理员").await;
     go(&browser, "#/codes").await;
     browser
         .select("select[data-field=template]", &template)
@@ -213,10 +188,9 @@ async fn a_csv_grant_finishes_with_the_right_counts() {
         )
         .await;
     let first_id = first["id"].as_str().unwrap().to_owned();
-    until(&server, &format!("/v1/grants/{first_id}"), |g| {
-        g["status"] == "done"
-    })
-    .await;
+    server
+        .until(&format!("/v1/grants/{first_id}"), |g| g["status"] == "done")
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("users.csv");
     std::fs::write(&csv, "user_id\nu-1\nu-2\n\nu-3\nu-2\nu-4\n").unwrap();
@@ -224,7 +198,7 @@ async fn a_csv_grant_finishes_with_the_right_counts() {
     let Some(browser) = harness::browser(Screen::Desktop).await else {
         return;
     };
-    sign_in(&browser, &server, ADMIN_KEY).await;
+    browser.console_sign_in(&server, ADMIN_KEY, "管理员").await;
     go(&browser, "#/grants").await;
     browser.click("[data-action=new-grant]").await;
     browser
@@ -290,10 +264,9 @@ async fn granted_codes(server: &TestServer, template: &str, users: &[&str]) -> V
         )
         .await;
     let id = grant["id"].as_str().unwrap().to_owned();
-    until(server, &format!("/v1/grants/{id}"), |g| {
-        g["status"] == "done"
-    })
-    .await;
+    server
+        .until(&format!("/v1/grants/{id}"), |g| g["status"] == "done")
+        .await;
     let results = server
         .api(
             Method::GET,
@@ -325,7 +298,7 @@ async fn the_desk_verifies_a_gift_coupon_once() {
     let Some(browser) = harness::browser(Screen::Desktop).await else {
         return;
     };
-    sign_in(&browser, &server, ADMIN_KEY).await;
+    browser.console_sign_in(&server, ADMIN_KEY, "管理员").await;
     go(&browser, "#/desk").await;
     browser.fill("input[data-field=store]", "s-bj-guomao").await;
     browser.fill("input[data-field=staff]", "emp-0231").await;
@@ -441,15 +414,16 @@ async fn statistics_show_the_claims_and_uses_made() {
             .await;
     }
     // The roll-ups trail the changes by the dispatcher's poll.
-    until(&server, &format!("/v1/stats/templates/{template}"), |s| {
-        s["figures"]["used"] == 2 && s["figures"]["claimed"] == 4
-    })
-    .await;
+    server
+        .until(&format!("/v1/stats/templates/{template}"), |s| {
+            s["figures"]["used"] == 2 && s["figures"]["claimed"] == 4
+        })
+        .await;
 
     let Some(browser) = harness::browser(Screen::Desktop).await else {
         return;
     };
-    sign_in(&browser, &server, ADMIN_KEY).await;
+    browser.console_sign_in(&server, ADMIN_KEY, "管理员").await;
     go(&browser, &format!("#/stats/template/{template}")).await;
     browser
         .wait_text("[data-kpi=claimed] .kpi-value", "4")
@@ -564,7 +538,7 @@ async fn webhooks_are_made_and_deleted_and_the_audit_log_lists_it() {
     let Some(browser) = harness::browser(Screen::Desktop).await else {
         return;
     };
-    sign_in(&browser, &server, ADMIN_KEY).await;
+    browser.console_sign_in(&server, ADMIN_KEY, "管理员").await;
     go(&browser, "#/webhooks").await;
     browser
         .wait_text("[data-view=webhooks]", "还没有 Webhook")
@@ -608,10 +582,11 @@ async fn webhooks_are_made_and_deleted_and_the_audit_log_lists_it() {
             json!({"user": {"id": "u-1"}, "request_id": "hook-claim"}),
         )
         .await;
-    until(&server, &format!("/v1/webhooks/{id}/deliveries"), |d| {
-        d["items"][0]["status"] == "delivered"
-    })
-    .await;
+    server
+        .until(&format!("/v1/webhooks/{id}/deliveries"), |d| {
+            d["items"][0]["status"] == "delivered"
+        })
+        .await;
     browser.client.refresh().await.expect("the page reloads");
     browser
         .wait_text("[data-view=webhooks]", "coupon.claimed")
@@ -691,7 +666,7 @@ async fn a_tripped_breaker_is_listed_and_its_template_resumed() {
     let Some(browser) = harness::browser(Screen::Desktop).await else {
         return;
     };
-    sign_in(&browser, &server, ADMIN_KEY).await;
+    browser.console_sign_in(&server, ADMIN_KEY, "管理员").await;
     // Nothing tripped yet: the empty state says so.
     go(&browser, "#/alerts").await;
     browser.wait_text("[data-alerts]", "暂无风控预警").await;
@@ -705,10 +680,11 @@ async fn a_tripped_breaker_is_listed_and_its_template_resumed() {
             )
             .await;
     }
-    until(&server, "/v1/risk/alerts", |a| {
-        a["items"].as_array().is_some_and(|items| items.len() == 2)
-    })
-    .await;
+    server
+        .until("/v1/risk/alerts", |a| {
+            a["items"].as_array().is_some_and(|items| items.len() == 2)
+        })
+        .await;
     browser.client.refresh().await.expect("the page reloads");
     browser.find("[data-alerts] table").await;
     let levels = browser
@@ -752,7 +728,7 @@ async fn pasted_user_ids_are_granted() {
     let Some(browser) = harness::browser(Screen::Desktop).await else {
         return;
     };
-    sign_in(&browser, &server, ADMIN_KEY).await;
+    browser.console_sign_in(&server, ADMIN_KEY, "管理员").await;
     go(&browser, &format!("#/grants/new/{template}")).await;
     browser.click("[data-mode=paste]").await;
     browser

@@ -10,18 +10,6 @@ use crate::harness::{self, ADMIN_KEY, Browser, Screen, TestServer};
 
 const SUMMARY: &str = "满300减50，全场通用，领取后30天内有效，每人限领1张，限量100张";
 
-async fn sign_in(browser: &Browser, server: &TestServer, key: &str, who: &str) {
-    browser.open(&server.url("/console/")).await;
-    // A previous session's key stays in sessionStorage: sign out first.
-    browser
-        .eval("sessionStorage.clear(); return true;", vec![])
-        .await;
-    browser.open(&server.url("/console/")).await;
-    browser.fill("#login-key", key).await;
-    browser.click("form.login-card button[type=submit]").await;
-    browser.wait_text("[data-who]", who).await;
-}
-
 async fn hash(browser: &Browser) -> String {
     browser
         .eval("return window.location.hash;", vec![])
@@ -166,7 +154,7 @@ async fn a_template_made_in_the_form_is_reviewed_by_a_second_staff_user_then_pau
 
     // The admin cannot approve their own template: the API's SELF_REVIEW,
     // in words.
-    sign_in(&browser, &server, ADMIN_KEY, "管理员").await;
+    browser.console_sign_in(&server, ADMIN_KEY, "管理员").await;
     go(&browser, &server, "#/reviews").await;
     browser
         .click(&format!("[data-review='{own_id}'] [data-action=approve]"))
@@ -177,7 +165,9 @@ async fn a_template_made_in_the_form_is_reviewed_by_a_second_staff_user_then_pau
         .await;
 
     // A second staff user, the reviewer, sees the queue with the summary.
-    sign_in(&browser, &server, &reviewer, "审核小李").await;
+    browser
+        .console_sign_in(&server, &reviewer, "审核小李")
+        .await;
     browser.click("[data-nav=reviews]").await;
     browser
         .wait_text(&format!("[data-summary='{id}']"), SUMMARY)
@@ -220,7 +210,9 @@ async fn a_template_made_in_the_form_is_reviewed_by_a_second_staff_user_then_pau
     assert_eq!(rejected["status"], "rejected");
 
     // The operator pauses and resumes it.
-    sign_in(&browser, &server, &operator, "运营小王").await;
+    browser
+        .console_sign_in(&server, &operator, "运营小王")
+        .await;
     go(&browser, &server, &format!("#/templates/{id}")).await;
     browser.click("[data-action=pause]").await;
     browser.wait_text("[data-status]", "已暂停").await;
@@ -364,7 +356,9 @@ async fn a_campaign_offers_an_approved_template_and_the_dashboard_counts_its_cla
     let Some(browser) = harness::browser(Screen::Desktop).await else {
         return;
     };
-    sign_in(&browser, &server, &operator, "运营小王").await;
+    browser
+        .console_sign_in(&server, &operator, "运营小王")
+        .await;
 
     // A campaign made in the form, offering the template, then scheduled.
     browser.click("[data-nav=campaigns]").await;
@@ -469,7 +463,7 @@ async fn a_rejected_template_is_changed_in_the_form_in_english_down_to_another_k
     let Some(browser) = harness::browser(Screen::Desktop).await else {
         return;
     };
-    sign_in(&browser, &server, &operator, "ops").await;
+    browser.console_sign_in(&server, &operator, "ops").await;
     browser.click("button[data-lang=en]").await;
     browser.wait_text("[data-who]", "Operator").await;
     go(&browser, &server, &format!("#/templates/{id}")).await;
@@ -552,11 +546,13 @@ async fn a_large_budget_waits_for_the_finance_review_which_a_finance_key_takes_i
         return;
     };
     // Finance has nothing to do before operations has approved it.
-    sign_in(&browser, &server, &finance, "财务小赵").await;
+    browser.console_sign_in(&server, &finance, "财务小赵").await;
     browser.click("[data-nav=reviews]").await;
     browser.find("[data-empty=reviews]").await;
 
-    sign_in(&browser, &server, &reviewer, "审核小李").await;
+    browser
+        .console_sign_in(&server, &reviewer, "审核小李")
+        .await;
     browser.click("[data-nav=reviews]").await;
     browser
         .wait_text(&format!("[data-review='{id}']"), "预算 ¥500000.00")
@@ -568,7 +564,7 @@ async fn a_large_budget_waits_for_the_finance_review_which_a_finance_key_takes_i
     wait_toast(&browser, "等待财务复核").await;
     browser.find("[data-empty=reviews]").await;
 
-    sign_in(&browser, &server, &finance, "财务小赵").await;
+    browser.console_sign_in(&server, &finance, "财务小赵").await;
     browser.click("[data-nav=reviews]").await;
     browser
         .wait_text(&format!("[data-review='{id}']"), "财务复核")

@@ -103,6 +103,25 @@ impl TestServer {
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
+    /// Waits until `check` holds for the JSON at `path` (read with the
+    /// admin key), polling: roll-ups, jobs and deliveries trail the calls.
+    pub async fn until(&self, path: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let value = self
+                .api(reqwest::Method::GET, path, ADMIN_KEY, Value::Null)
+                .await;
+            if check(&value) {
+                return value;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{path} never got there: {value}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// A new API key with `role`; the plaintext key.
     pub async fn key(&self, role: &str, label: &str) -> String {
         let made = self
@@ -306,6 +325,18 @@ impl Browser {
             .select_by_value(value)
             .await
             .unwrap_or_else(|error| panic!("select {value} in {css}: {error}"));
+    }
+
+    /// Signs in to the console with `key`, after signing out of any earlier
+    /// session, and waits until the shell names `who`.
+    pub async fn console_sign_in(&self, server: &TestServer, key: &str, who: &str) {
+        self.open(&server.url("/console/")).await;
+        self.eval("sessionStorage.clear(); return true;", vec![])
+            .await;
+        self.open(&server.url("/console/")).await;
+        self.fill("#login-key", key).await;
+        self.click("form.login-card button[type=submit]").await;
+        self.wait_text("[data-who]", who).await;
     }
 
     /// Runs `script` in the page and answers its value.

@@ -15,33 +15,8 @@ const SHOPPER: &str = "u-1001";
 /// ¥199.00 in the demo mall's catalogue.
 const SHIRT: &str = "sku-oxford-shirt-l";
 
-async fn console_sign_in(browser: &Browser, server: &TestServer, key: &str, who: &str) {
-    browser.open(&server.url("/console/")).await;
-    browser
-        .eval("sessionStorage.clear(); return true;", vec![])
-        .await;
-    browser.open(&server.url("/console/")).await;
-    browser.fill("#login-key", key).await;
-    browser.click("form.login-card button[type=submit]").await;
-    browser.wait_text("[data-who]", who).await;
-}
-
 async fn go(browser: &Browser, server: &TestServer, hash: &str) {
     browser.open(&server.url(&format!("/console/{hash}"))).await;
-}
-
-/// Polls an API read until `check` holds (the roll-ups trail the changes
-/// by the dispatcher's poll).
-async fn until(server: &TestServer, path: &str, check: impl Fn(&Value) -> bool) {
-    let deadline = tokio::time::Instant::now() + harness::WAIT;
-    loop {
-        let value = server.api(Method::GET, path, ADMIN_KEY, Value::Null).await;
-        if check(&value) {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{path}: {value}");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
 }
 
 #[tokio::test]
@@ -56,7 +31,9 @@ async fn a_template_goes_from_the_form_through_review_to_a_paid_order_and_the_st
     };
 
     // 1. The operator makes 满100减15 in the form and sends it to review.
-    console_sign_in(&desktop, &server, &operator, "运营小王").await;
+    desktop
+        .console_sign_in(&server, &operator, "运营小王")
+        .await;
     desktop.click("[data-nav=templates]").await;
     desktop.click("[data-action=new-template]").await;
     desktop.fill("[data-path=name]", "满100减15 周末").await;
@@ -81,7 +58,9 @@ async fn a_template_goes_from_the_form_through_review_to_a_paid_order_and_the_st
         .to_owned();
 
     // 2. A second staff user approves it from the queue.
-    console_sign_in(&desktop, &server, &reviewer, "审核小李").await;
+    desktop
+        .console_sign_in(&server, &reviewer, "审核小李")
+        .await;
     desktop.click("[data-nav=reviews]").await;
     desktop
         .click(&format!("[data-review='{template}'] [data-action=approve]"))
@@ -177,7 +156,7 @@ async fn a_template_goes_from_the_form_through_review_to_a_paid_order_and_the_st
     let Some(desk) = harness::browser(Screen::Desktop).await else {
         return;
     };
-    console_sign_in(&desk, &server, &clerk, "门店店员").await;
+    desk.console_sign_in(&server, &clerk, "门店店员").await;
     go(&desk, &server, "#/desk").await;
     desk.fill("input[data-field=store]", "s-bj-guomao").await;
     desk.fill("input[data-field=staff]", "emp-0231").await;
@@ -197,10 +176,11 @@ async fn a_template_goes_from_the_form_through_review_to_a_paid_order_and_the_st
     assert_eq!(verified["state"], "redeemed", "{verified}");
 
     // 7. The statistics page shows the claim, the use and the discount.
-    until(&server, &format!("/v1/stats/templates/{template}"), |s| {
-        s["figures"]["used"] == 1
-    })
-    .await;
+    server
+        .until(&format!("/v1/stats/templates/{template}"), |s| {
+            s["figures"]["used"] == 1
+        })
+        .await;
     go(&desk, &server, &format!("#/stats/template/{template}")).await;
     desk.wait_text("[data-kpi=claimed] .kpi-value", "1").await;
     desk.wait_text("[data-kpi=used] .kpi-value", "1").await;
