@@ -21,43 +21,6 @@ async fn go(browser: &Browser, hash: &str) {
         .await;
 }
 
-/// An approved template made by the admin and approved by a reviewer.
-async fn approved_template(server: &TestServer, body: Value) -> String {
-    let made = server
-        .api(Method::POST, "/v1/templates", ADMIN_KEY, body)
-        .await;
-    let id = made["id"].as_str().expect("an id").to_owned();
-    server
-        .api(
-            Method::POST,
-            &format!("/v1/templates/{id}/submit"),
-            ADMIN_KEY,
-            Value::Null,
-        )
-        .await;
-    let reviewer = server.key("reviewer", "审核 王经理").await;
-    let finance = server.key("finance", "财务 陈会计").await;
-    let mut reviewed = Value::Null;
-    for key in [&reviewer, &finance] {
-        reviewed = server
-            .api(
-                Method::POST,
-                &format!("/v1/templates/{id}/reviews"),
-                key,
-                json!({"decision": "approve", "reason": "核对无误"}),
-            )
-            .await;
-        if reviewed["status"] != "pending_review" {
-            break;
-        }
-    }
-    assert!(
-        matches!(reviewed["status"].as_str(), Some("active" | "approved")),
-        "{reviewed}"
-    );
-    id
-}
-
 /// Makes the window `height` pixels tall, so a screenshot shows the page.
 async fn tall(browser: &Browser, height: u32) {
     browser
@@ -84,7 +47,7 @@ async fn text(browser: &Browser, css: &str) -> String {
 #[tokio::test]
 async fn a_code_batch_shows_its_progress_and_downloads_its_codes() {
     let server = harness::server().await;
-    let template = approved_template(
+    let template = approved(
         &server,
         json!({"name": "兑换码 立减20元", "benefit": {"kind": "cash", "amount": 2000},
                "scope": {"include": {"all": true}}, "validity": {"type": "relative", "days": 30},
@@ -171,8 +134,7 @@ async fn a_code_batch_shows_its_progress_and_downloads_its_codes() {
 #[tokio::test]
 async fn a_csv_grant_finishes_with_the_right_counts() {
     let server = harness::server().await;
-    let template = approved_template(
-        &server,
+    let template = approved(&server,
         json!({"name": "客诉补偿 满100减20", "benefit": {"kind": "threshold", "tiers": [{"min_amount": 10000, "off": 2000}]},
                "scope": {"include": {"all": true}}, "validity": {"type": "relative", "days": 30},
                "limits": {"total": 1000, "per_user": 1}}),
@@ -286,7 +248,7 @@ async fn granted_codes(server: &TestServer, template: &str, users: &[&str]) -> V
 #[tokio::test]
 async fn the_desk_verifies_a_gift_coupon_once() {
     let server = harness::server().await;
-    let template = approved_template(
+    let template = approved(
         &server,
         json!({"name": "街角咖啡 礼品券", "description": "到店出示券码, 兑换中杯美式或拿铁一杯",
                "benefit": {"kind": "gift", "item": "一杯咖啡"},
@@ -373,7 +335,7 @@ async fn statistics_show_the_claims_and_uses_made() {
     let server = harness::server().await;
     // The figures come from roll-ups the notification jobs keep.
     let jobs = Background::start_notifications(server.app.clone());
-    let template = approved_template(
+    let template = approved(
         &server,
         json!({"name": "满300减50", "description": "全场通用",
                "benefit": {"kind": "threshold", "tiers": [{"min_amount": 30000, "off": 5000}]},
@@ -568,7 +530,7 @@ async fn webhooks_are_made_and_deleted_and_the_audit_log_lists_it() {
         .await;
     // … and lists a claim's event once it has been sent.
     let jobs = Background::start_notifications(server.app.clone());
-    let template = approved_template(
+    let template = approved(
         &server,
         json!({"name": "Webhook 测试券", "benefit": {"kind": "cash", "amount": 500},
                "scope": {"include": {"all": true}}, "validity": {"type": "relative", "days": 7}}),
@@ -655,8 +617,7 @@ async fn a_tripped_breaker_is_listed_and_its_template_resumed() {
     let server = harness::server().await;
     // Alerts are recorded by the outbox dispatcher.
     let jobs = Background::start_notifications(server.app.clone());
-    let template = approved_template(
-        &server,
+    let template = approved(&server,
         json!({"name": "秒杀 满100减30", "benefit": {"kind": "threshold", "tiers": [{"min_amount": 10000, "off": 3000}]},
                "scope": {"include": {"all": true}}, "validity": {"type": "relative", "days": 7},
                "limits": {"total": 1000, "per_user": 1},
@@ -718,7 +679,7 @@ async fn a_tripped_breaker_is_listed_and_its_template_resumed() {
 #[tokio::test]
 async fn pasted_user_ids_are_granted() {
     let server = harness::server().await;
-    let template = approved_template(
+    let template = approved(
         &server,
         json!({"name": "新人礼 无门槛5元", "benefit": {"kind": "cash", "amount": 500},
                "scope": {"include": {"all": true}}, "validity": {"type": "relative", "days": 7},
@@ -744,4 +705,10 @@ async fn pasted_user_ids_are_granted() {
         .await;
     assert_eq!(held["items"][0]["template_id"], json!(template), "{held}");
     browser.close().await;
+}
+
+/// A template approved by a reviewer (and finance when it needs it).
+async fn approved(server: &TestServer, body: Value) -> String {
+    let reviewer = server.key("reviewer", "审核 王经理").await;
+    server.approved_template(&reviewer, body).await
 }

@@ -122,6 +122,34 @@ impl TestServer {
         }
     }
 
+    /// A template made by the admin and approved by `reviewer` (then by a
+    /// finance key, when its budget needs the second review): its id.
+    pub async fn approved_template(&self, reviewer: &str, body: Value) -> String {
+        let made = self
+            .api(reqwest::Method::POST, "/v1/templates", ADMIN_KEY, body)
+            .await;
+        let id = made["id"].as_str().expect("an id").to_owned();
+        let submit = format!("/v1/templates/{id}/submit");
+        self.api(reqwest::Method::POST, &submit, ADMIN_KEY, Value::Null)
+            .await;
+        let reviews = format!("/v1/templates/{id}/reviews");
+        let approve = json!({"decision": "approve", "reason": "核对无误"});
+        let mut reviewed = self
+            .api(reqwest::Method::POST, &reviews, reviewer, approve.clone())
+            .await;
+        if reviewed["status"] == "pending_review" {
+            let finance = self.key("finance", "财务 陈会计").await;
+            reviewed = self
+                .api(reqwest::Method::POST, &reviews, &finance, approve)
+                .await;
+        }
+        assert!(
+            matches!(reviewed["status"].as_str(), Some("active" | "approved")),
+            "{reviewed}"
+        );
+        id
+    }
+
     /// A new API key with `role`; the plaintext key.
     pub async fn key(&self, role: &str, label: &str) -> String {
         let made = self

@@ -126,23 +126,13 @@ async fn a_template_goes_from_the_form_through_review_to_a_paid_order_and_the_st
 
     // 6. A gift coupon granted to the shopper is verified at the desk.
     let gift = server
-        .api(
-            Method::POST,
-            "/v1/templates",
-            ADMIN_KEY,
+        .approved_template(
+            &reviewer,
             json!({"name": "街角咖啡 礼品券", "benefit": {"kind": "gift", "item": "一杯咖啡"},
                    "scope": {"include": {"all": true}},
                    "validity": {"type": "relative", "days": 30}, "limits": {"total": 10}}),
         )
         .await;
-    let gift = gift["id"].as_str().expect("an id").to_owned();
-    let submit = format!("/v1/templates/{gift}/submit");
-    server
-        .api(Method::POST, &submit, ADMIN_KEY, Value::Null)
-        .await;
-    let review = json!({"decision": "approve", "reason": "门店活动"});
-    let reviews = format!("/v1/templates/{gift}/reviews");
-    server.api(Method::POST, &reviews, &reviewer, review).await;
     let claim = json!({"user": {"id": SHOPPER}, "request_id": "gift-1"});
     let claimed = server
         .api(

@@ -16,32 +16,6 @@ fn at(offset: Duration) -> String {
         .to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// A template created by the admin and approved by a reviewer: active.
-async fn active_template(server: &TestServer, reviewer: &str, body: Value) -> String {
-    let made = server
-        .api(Method::POST, "/v1/templates", ADMIN_KEY, body)
-        .await;
-    let id = made["id"].as_str().expect("an id").to_owned();
-    server
-        .api(
-            Method::POST,
-            &format!("/v1/templates/{id}/submit"),
-            ADMIN_KEY,
-            Value::Null,
-        )
-        .await;
-    let reviewed = server
-        .api(
-            Method::POST,
-            &format!("/v1/templates/{id}/reviews"),
-            reviewer,
-            json!({"decision": "approve"}),
-        )
-        .await;
-    assert_eq!(reviewed["status"], "active", "{reviewed}");
-    id
-}
-
 fn threshold(name: &str, min: i64, off: i64, days: u32) -> Value {
     json!({
         "name": name,
@@ -87,18 +61,12 @@ async fn sign_in(browser: &Browser, server: &TestServer) {
 async fn a_shopper_claims_coupons_and_finds_them_in_the_wallet() {
     let server = harness::server_with_demo_mall().await;
     let reviewer = server.key("reviewer", "审核").await;
-    let big = active_template(
-        &server,
-        &reviewer,
-        threshold("满300减50 全场", 30000, 5000, 30),
-    )
-    .await;
-    let small = active_template(
-        &server,
-        &reviewer,
-        threshold("满100减15 限时", 10000, 1500, 2),
-    )
-    .await;
+    let big = server
+        .approved_template(&reviewer, threshold("满300减50 全场", 30000, 5000, 30))
+        .await;
+    let small = server
+        .approved_template(&reviewer, threshold("满100减15 限时", 10000, 1500, 2))
+        .await;
     let campaign = server
         .api(
             Method::POST,
@@ -205,20 +173,15 @@ async fn a_shopper_sees_the_price_after_coupons_and_pays_with_the_chosen_one_the
 {
     let server = harness::server_with_demo_mall().await;
     let reviewer = server.key("reviewer", "审核").await;
-    let big = active_template(
-        &server,
-        &reviewer,
-        threshold("满300减50 全场", 30000, 5000, 30),
-    )
-    .await;
-    let fifteen =
-        active_template(&server, &reviewer, threshold("满100减15", 10000, 1500, 30)).await;
-    let twenty = active_template(
-        &server,
-        &reviewer,
-        threshold("满150减20 新品", 15000, 2000, 30),
-    )
-    .await;
+    let big = server
+        .approved_template(&reviewer, threshold("满300减50 全场", 30000, 5000, 30))
+        .await;
+    let fifteen = server
+        .approved_template(&reviewer, threshold("满100减15", 10000, 1500, 30))
+        .await;
+    let twenty = server
+        .approved_template(&reviewer, threshold("满150减20 新品", 15000, 2000, 30))
+        .await;
     let big_code = claim(&server, &big, "r-big").await;
     let fifteen_code = claim(&server, &fifteen, "r-15").await;
 
@@ -377,8 +340,9 @@ fn encode(text: &str) -> String {
 async fn without_the_demo_mall_the_mall_hands_over_the_shopper_and_gets_the_codes_back() {
     let server = harness::server().await;
     let reviewer = server.key("reviewer", "审核").await;
-    let fifteen =
-        active_template(&server, &reviewer, threshold("满100减15", 10000, 1500, 30)).await;
+    let fifteen = server
+        .approved_template(&reviewer, threshold("满100减15", 10000, 1500, 30))
+        .await;
     let code = claim(&server, &fifteen, "r-15").await;
     let token = server.user_token(USER);
     let cart = json!([{"sku": "sku-mall-1", "product": "p-mall-1", "name": "商城商品", "shop": "s-mall",
