@@ -19,8 +19,12 @@ port="${COUPONFLOW_BENCH_PORT:-18080}"
 base="http://127.0.0.1:$port"
 admin="cf_$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 
-cargo build --release -q -p couponflow
-binary="${CARGO_TARGET_DIR:-target}/release/couponflow"
+# COUPONFLOW_BENCH_BINARY runs another build (an A/B against a saved binary).
+binary="${COUPONFLOW_BENCH_BINARY:-}"
+if [ -z "$binary" ]; then
+  cargo build --release -q -p couponflow
+  binary="${CARGO_TARGET_DIR:-target}/release/couponflow"
+fi
 
 COUPONFLOW_BOOTSTRAP_ADMIN_KEY="$admin" COUPONFLOW_LOG=warn \
   "$binary" serve --database-url "$database_url" --listen "127.0.0.1:$port" >/dev/null 2>&1 &

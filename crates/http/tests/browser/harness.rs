@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpListener};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -188,7 +189,11 @@ static TURNS: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
     std::sync::LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(2)));
 
 impl Drop for Browser {
+    /// Ends chromedriver and every Chromium it started (they share its
+    /// process group), also when a test failed before `close`.
     fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -225,6 +230,7 @@ pub async fn browser(screen: Screen) -> Option<Browser> {
         .expect("a free port")
         .port();
     let driver = Command::new(driver_path)
+        .process_group(0)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
