@@ -245,18 +245,12 @@ async fn a_redemption_storm_trips_the_breaker_which_pauses_and_holds_the_templat
             .unwrap();
         assert!(best.quote.selected.is_empty());
 
-        while app.dispatch_outbox().await.unwrap() > 0 {}
-        let alerts = app.risk_alerts(Some(&template), None, 10).await.unwrap();
-        let seen: Vec<_> = alerts
-            .iter()
-            .map(|a| (a.rule.as_str(), a.level.as_str(), a.value))
-            .collect();
         assert_eq!(
-            seen,
-            [
-                ("redemptions_per_minute", "pause", Some(5)),
-                ("redemptions_per_minute", "alert", Some(3)),
-            ]
+            alerts_of(&app, &template).await,
+            alert_rows(&[
+                ("redemptions_per_minute", "pause", 5, 5),
+                ("redemptions_per_minute", "alert", 3, 3),
+            ])
         );
 
         // Staff resume it: the hold is lifted with the pause.
@@ -317,18 +311,12 @@ async fn claims_that_use_up_the_budget_trip_its_breaker() {
             app.template(&template).await.unwrap().status.as_str(),
             "paused"
         );
-        while app.dispatch_outbox().await.unwrap() > 0 {}
-        let alerts = app.risk_alerts(Some(&template), None, 10).await.unwrap();
-        let seen: Vec<_> = alerts
-            .iter()
-            .map(|a| (a.rule.as_str(), a.level.as_str(), a.value, a.threshold))
-            .collect();
         assert_eq!(
-            seen,
-            [
-                ("budget_used", "pause", Some(80), Some(80)),
-                ("budget_used", "alert", Some(50), Some(50)),
-            ]
+            alerts_of(&app, &template).await,
+            alert_rows(&[
+                ("budget_used", "pause", 80, 80),
+                ("budget_used", "alert", 50, 50),
+            ])
         );
     }
 }

@@ -50,3 +50,34 @@ pub fn actor(name: &str) -> Actor {
 pub fn template(json: Value) -> Template {
     serde_json::from_value(json).expect("test template parses")
 }
+
+/// The risk alerts of `template` once the outbox is dispatched, newest
+/// first, as (rule, level, value, threshold).
+pub async fn alerts_of(
+    app: &App,
+    template: &str,
+) -> Vec<(String, String, Option<i64>, Option<i64>)> {
+    while app.dispatch_outbox().await.expect("dispatched") > 0 {}
+    app.risk_alerts(Some(template), None, 50)
+        .await
+        .expect("alerts")
+        .into_iter()
+        .map(|a| (a.rule, a.level, a.value, a.threshold))
+        .collect()
+}
+
+/// `(rule, level, value, threshold)` rows, owned, to compare with [`alerts_of`].
+pub fn alert_rows(
+    rows: &[(&str, &str, i64, i64)],
+) -> Vec<(String, String, Option<i64>, Option<i64>)> {
+    rows.iter()
+        .map(|(rule, level, value, threshold)| {
+            (
+                (*rule).into(),
+                (*level).into(),
+                Some(*value),
+                Some(*threshold),
+            )
+        })
+        .collect()
+}
