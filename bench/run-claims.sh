@@ -49,8 +49,15 @@ echo "== machine: $(nproc) cores, $(uname -r); database: ${database_url%%:*}"
 echo "== baseline: GET /healthz (wrk -t2 -c$connections -d${duration}s)"
 wrk -t2 -c"$connections" -d"${duration}s" --latency "$base/healthz" | grep -E "Requests/sec|  50%|  99%|Non-2xx"
 echo "== claims: POST /v1/templates/$template/claims"
+# COUPONFLOW_BENCH_PERF=<file> records the server's CPU profile during the
+# claims run (perf record -e cpu-clock -g; needs linux-perf).
+if [ -n "${COUPONFLOW_BENCH_PERF:-}" ]; then
+  perf record -e cpu-clock -F 2000 -g -o "$COUPONFLOW_BENCH_PERF" -p "$server" -- sleep "$duration" >/dev/null 2>&1 &
+fi
 COUPONFLOW_BENCH_KEY="$service" COUPONFLOW_BENCH_RUN="run$$" \
   wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/claims.lua "$base/v1/templates/$template/claims" |
   grep -E "Requests/sec|  50%|  99%|Non-2xx|status"
+wait_perf=$(jobs -p | grep -v "^$server\$" || true)
+[ -n "$wait_perf" ] && wait $wait_perf 2>/dev/null || true
 issued=$(call GET "/v1/templates/$template" "$admin" | field issued)
 echo "== coupons issued and stored: $issued"

@@ -4,10 +4,11 @@ use rand::RngCore;
 
 use couponflow_core::code;
 
-/// `prefix_` and 16 symbols of Crockford base32 (80 random bits).
+/// `prefix_` and 16 symbols of Crockford base32 (80 random bits), from the
+/// thread's CSPRNG (as [`new_coupon_code`]): outbox events take one each.
 pub fn new_id(prefix: &str) -> String {
     let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    rand::thread_rng().fill_bytes(&mut bytes);
     let mut random = u128::from_le_bytes(bytes);
     let mut text = String::with_capacity(prefix.len() + 17);
     text.push_str(prefix);

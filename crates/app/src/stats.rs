@@ -90,7 +90,7 @@ impl Counts {
 /// (template, campaign or "", UTC hour) → counts to add.
 pub(crate) type Deltas = BTreeMap<(String, String, i64), Counts>;
 
-fn hour_of(at: DateTime<Utc>) -> i64 {
+pub(crate) fn hour_of(at: DateTime<Utc>) -> i64 {
     to_micros(at).div_euclid(MICROS_PER_HOUR)
 }
 
@@ -103,6 +103,7 @@ fn text<'a>(event: &'a Event, field: &str) -> Option<&'a str> {
 pub(crate) async fn deltas_of(store: &Store, events: &[Event]) -> AppResult<Deltas> {
     let relevant: Vec<&Event> = events
         .iter()
+        .filter(|e| !e.counted)
         .filter(|e| text(e, "template_id").is_some() && e.kind.starts_with("coupon."))
         .collect();
     let mut deltas = Deltas::new();
@@ -249,42 +250,71 @@ async fn quotes_of(store: &Store, orders: &[String]) -> AppResult<HashMap<String
 }
 
 /// Adds `deltas` to the roll-ups, in the caller's unit.
+/// Adds one roll-up row's counts (parameters `$1`…`$14` in column order).
+pub(crate) const STATS_UPSERT_SQL: &str = "INSERT INTO stats_hourly (template_id, campaign_id, hour, generated, claimed, granted, \
+     new_users, used, returned, expired, voided, discount, sales, orders) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+     ON CONFLICT (template_id, campaign_id, hour) DO UPDATE SET \
+     generated = stats_hourly.generated + excluded.generated, \
+     claimed = stats_hourly.claimed + excluded.claimed, \
+     granted = stats_hourly.granted + excluded.granted, \
+     new_users = stats_hourly.new_users + excluded.new_users, \
+     used = stats_hourly.used + excluded.used, \
+     returned = stats_hourly.returned + excluded.returned, \
+     expired = stats_hourly.expired + excluded.expired, \
+     voided = stats_hourly.voided + excluded.voided, \
+     discount = stats_hourly.discount + excluded.discount, \
+     sales = stats_hourly.sales + excluded.sales, \
+     orders = stats_hourly.orders + excluded.orders";
+
+/// What issuing `coupons` adds to the roll-ups: each coupon counted as
+/// claimed (a user asked) or granted, in its campaign's row, at `now`.
+/// A claim batch adds these in its own unit, so its events reach the
+/// outbox marked counted (or not at all; see the claim batch).
+pub(crate) fn issued(
+    template_id: &str,
+    coupons: impl IntoIterator<Item = (Option<String>, bool, bool)>,
+    now: DateTime<Utc>,
+) -> Deltas {
+    let mut deltas = Deltas::new();
+    for (campaign, user_asked, new_user) in coupons {
+        let key = (
+            template_id.to_owned(),
+            campaign.unwrap_or_default(),
+            hour_of(now),
+        );
+        let counts = deltas.entry(key).or_default();
+        match user_asked {
+            true => {
+                counts.claimed += 1;
+                counts.new_users += i64::from(new_user);
+            }
+            false => counts.granted += 1,
+        }
+    }
+    deltas
+}
+
 pub(crate) async fn apply(connection: &mut AnyConnection, deltas: &Deltas) -> AppResult<()> {
     for ((template, campaign, hour), c) in deltas {
-        sqlx::query(
-            "INSERT INTO stats_hourly (template_id, campaign_id, hour, generated, claimed, granted, \
-             new_users, used, returned, expired, voided, discount, sales, orders) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (template_id, campaign_id, hour) DO UPDATE SET \
-             generated = stats_hourly.generated + excluded.generated, \
-             claimed = stats_hourly.claimed + excluded.claimed, \
-             granted = stats_hourly.granted + excluded.granted, \
-             new_users = stats_hourly.new_users + excluded.new_users, \
-             used = stats_hourly.used + excluded.used, \
-             returned = stats_hourly.returned + excluded.returned, \
-             expired = stats_hourly.expired + excluded.expired, \
-             voided = stats_hourly.voided + excluded.voided, \
-             discount = stats_hourly.discount + excluded.discount, \
-             sales = stats_hourly.sales + excluded.sales, \
-             orders = stats_hourly.orders + excluded.orders",
-        )
-        .bind(template)
-        .bind(campaign)
-        .bind(*hour)
-        .bind(c.generated)
-        .bind(c.claimed)
-        .bind(c.granted)
-        .bind(c.new_users)
-        .bind(c.used)
-        .bind(c.returned)
-        .bind(c.expired)
-        .bind(c.voided)
-        .bind(c.discount)
-        .bind(c.sales)
-        .bind(c.orders)
-        .execute(&mut *connection)
-        .await
-        .map_err(StoreError::from)?;
+        sqlx::query(STATS_UPSERT_SQL)
+            .bind(template)
+            .bind(campaign)
+            .bind(*hour)
+            .bind(c.generated)
+            .bind(c.claimed)
+            .bind(c.granted)
+            .bind(c.new_users)
+            .bind(c.used)
+            .bind(c.returned)
+            .bind(c.expired)
+            .bind(c.voided)
+            .bind(c.discount)
+            .bind(c.sales)
+            .bind(c.orders)
+            .execute(&mut *connection)
+            .await
+            .map_err(StoreError::from)?;
     }
     Ok(())
 }

@@ -330,6 +330,13 @@ fn a_percent_rollout_keeps_each_user_in_or_out_and_takes_about_its_share() {
 async fn campaign_steps_write_their_events_to_the_outbox() {
     for t in apps().await {
         let app = &t.app;
+        // Claims write their events only for a webhook that wants them.
+        let hook = couponflow_app::notify::webhooks::NewWebhook {
+            url: "http://127.0.0.1:9/hook".into(),
+            events: vec!["coupon.claimed".into()],
+            secret: None,
+        };
+        app.create_webhook(&actor("admin"), hook).await.unwrap();
         let template = live_template(app, json!({})).await;
         let campaign = running_campaign(app, json!([{"template": template}]), json!({})).await;
         app.claim_through_campaign(&campaign, claim(&template, "u-1", "r-1"))

@@ -219,6 +219,14 @@ async fn exchanges_take_points_and_a_short_balance_refuses_only_that_claim() {
 async fn every_issued_coupon_leaves_its_event_and_only_grants_reach_the_inbox() {
     for t in apps().await {
         let app = &t.app;
+        // A claim's event is written for a webhook that wants it (see
+        // `stats.rs` for the claims that nobody subscribes to).
+        let hook = couponflow_app::notify::webhooks::NewWebhook {
+            url: "http://127.0.0.1:9/hook".into(),
+            events: vec!["coupon.claimed".into()],
+            secret: None,
+        };
+        app.create_webhook(&actor("admin"), hook).await.unwrap();
         let id = live_template(app, json!({})).await;
         let claimed = app
             .issue(&id, issue(Source::Claim, user("u-1", &[]), "r-1", 0))

@@ -104,6 +104,13 @@ async fn a_unit_that_fails_leaves_no_event_and_a_refused_lock_no_locked_event() 
 async fn template_steps_voids_and_releases_are_events() {
     for t in apps().await {
         let app = &t.app;
+        // Claims write their event for a webhook that wants it.
+        let hook = couponflow_app::notify::webhooks::NewWebhook {
+            url: "http://127.0.0.1:9/hook".into(),
+            events: vec!["coupon.claimed".into()],
+            secret: None,
+        };
+        app.create_webhook(&actor("admin"), hook).await.unwrap();
         let (template_id, code) = coupon_of(app, "u-1", cash(1000, 30)).await;
         let events = outbox_events(app).await;
         let steps: Vec<&str> = events

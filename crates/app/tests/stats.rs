@@ -219,3 +219,100 @@ async fn a_bad_range_is_refused() {
         assert_eq!(missing.code(), "TEMPLATE_NOT_FOUND");
     }
 }
+
+async fn outbox_kinds(app: &App) -> Vec<String> {
+    let rows = sqlx::query("SELECT events FROM outbox ORDER BY id")
+        .fetch_all(app.store().reader())
+        .await
+        .unwrap();
+    rows.iter()
+        .flat_map(|row| {
+            let text: String = sqlx::Row::get(row, 0);
+            serde_json::from_str::<Vec<Value>>(&text).unwrap()
+        })
+        .map(|event| event["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn claimed_and_granted(app: &App, template: &str) -> (i64, i64, i64) {
+    let report = app
+        .stats(
+            Scope::Template(template.to_owned()),
+            None,
+            None,
+            Granularity::Day,
+        )
+        .await
+        .unwrap();
+    let c = &report.figures.counts;
+    (c.claimed, c.granted, c.new_users)
+}
+
+/// Issued coupons are counted by the batch that issued them, before any
+/// dispatch and exactly once after it; `coupon.claimed` reaches the outbox
+/// only once a webhook wants it, `coupon.granted` always (the inbox).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issues_are_counted_where_they_happen_and_only_once() {
+    for t in apps().await {
+        let app = &t.app;
+        let body = template_body(
+            "5元券",
+            json!({"kind": "cash", "amount": 500}),
+            json!({"limits": {"total": 100, "per_user": 5}}),
+        );
+        let template = live_template(app, body).await;
+        issue(app, &template, "u-1", Source::Claim, None, true).await;
+        issue(app, &template, "u-2", Source::Claim, Some("cmp-1"), false).await;
+        issue(app, &template, "u-3", Source::Grant, None, false).await;
+        assert_eq!(
+            claimed_and_granted(app, &template).await,
+            (2, 1, 1),
+            "{}",
+            t.url
+        );
+        let kinds = outbox_kinds(app).await;
+        assert!(
+            !kinds.iter().any(|k| k == "coupon.claimed"),
+            "{}: {kinds:?}",
+            t.url
+        );
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "coupon.granted").count(),
+            1,
+            "{}",
+            t.url
+        );
+
+        let hook = couponflow_app::notify::webhooks::NewWebhook {
+            url: "http://127.0.0.1:9/hook".into(),
+            events: vec!["coupon.*".into()],
+            secret: None,
+        };
+        app.create_webhook(&actor("admin"), hook).await.unwrap();
+        issue(app, &template, "u-4", Source::Claim, None, true).await;
+        let kinds = outbox_kinds(app).await;
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "coupon.claimed").count(),
+            1,
+            "{}",
+            t.url
+        );
+        dispatch_all(app).await;
+        assert_eq!(
+            claimed_and_granted(app, &template).await,
+            (3, 1, 2),
+            "{}",
+            t.url
+        );
+        // The webhook's delivery carries the event without the outbox's flag.
+        let bodies =
+            sqlx::query("SELECT body FROM webhook_deliveries WHERE event_type = 'coupon.claimed'")
+                .fetch_all(app.store().reader())
+                .await
+                .unwrap();
+        assert_eq!(bodies.len(), 1, "{}", t.url);
+        let body: String = sqlx::Row::get(&bodies[0], 0);
+        assert!(!body.contains("_counted"), "{body}");
+        assert!(body.contains("\"type\":\"coupon.claimed\""), "{body}");
+    }
+}

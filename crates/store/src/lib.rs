@@ -24,7 +24,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyConnection, Executor};
 
 pub use error::StoreError;
-pub use pipeline::{BATCH_UNITS_MAX, BoxFuture, PipelineStats, QUEUE_UNITS_MAX};
+pub use pipeline::{Answered, BATCH_UNITS_MAX, BoxFuture, PipelineStats, QUEUE_UNITS_MAX};
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +139,19 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
     {
-        self.pipeline.write(work).await
+        self.pipeline.queue(work).await.await
+    }
+
+    /// [`Store::write`] in two steps: queues `work` now (units run in the
+    /// order queued) and hands back its answer to await later, so that a
+    /// caller can queue the next unit before this one is on disk.
+    pub async fn queue_write<T, E, F>(&self, work: F) -> Answered<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
+    {
+        self.pipeline.queue(work).await
     }
 
     /// Whether [`Store::write_native`] can run: SQLite on a file.
@@ -157,12 +169,20 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&native::rusqlite::Connection) -> Result<T, E> + Send + 'static,
     {
+        self.queue_native(work).await.await
+    }
+
+    /// [`Store::write_native`] in two steps, as [`Store::queue_write`].
+    pub async fn queue_native<T, E, F>(&self, work: F) -> Answered<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&native::rusqlite::Connection) -> Result<T, E> + Send + 'static,
+    {
         if !self.native {
-            return Err(E::from(StoreError::Unavailable(
-                "this database takes no native writes".into(),
-            )));
+            return Answered::unavailable("this database takes no native writes");
         }
-        self.pipeline.write_native(work).await
+        self.pipeline.queue_native(work).await
     }
 
     /// What the write pipeline has done so far.

@@ -8,6 +8,13 @@
 //! its result. With SQLite in WAL mode and `synchronous=FULL` that is one
 //! fsync for a whole batch instead of one per write.
 //!
+//! On a SQLite file the writer does not wait for the disk itself: it
+//! commits with `synchronous=NORMAL` (the commit's WAL frames are written,
+//! not yet synced) and goes straight on to the next batch, while a syncer
+//! thread syncs the WAL and only then answers the batches it covers (see
+//! [`Syncer`]). An answer still means "on disk"; the fsync of one batch
+//! overlaps the work of the next.
+//!
 //! A unit that returns `Err` is rolled back to its savepoint; its error is
 //! delivered as is. If the commit itself fails, every unit of the batch gets
 //! the commit's error and nothing of the batch is stored.
@@ -187,8 +194,9 @@ impl Pipeline {
         }
     }
 
-    /// Runs `work` in the next batch and answers once that batch committed.
-    pub(crate) async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    /// Queues `work` for the next batch; the answer comes once that batch
+    /// committed (and is on disk). Units are run in the order queued.
+    pub(crate) async fn queue<T, E, F>(&self, work: F) -> Answered<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
@@ -213,11 +221,11 @@ impl Pipeline {
         self.submit(unit, answered).await
     }
 
-    /// Runs `work` on the SQLite writer's native connection in the next
-    /// batch, and answers once its transaction committed. Only for a store
-    /// whose [`crate::Store::native_writes`] is true; elsewhere it answers
-    /// `Unavailable` (the unit cannot run).
-    pub(crate) async fn write_native<T, E, F>(&self, work: F) -> Result<T, E>
+    /// Queues `work` for the SQLite writer's native connection; the answer
+    /// comes once its transaction committed (and is on disk). Only for a
+    /// store whose [`crate::Store::native_writes`] is true; elsewhere it
+    /// answers `Unavailable` (the unit cannot run).
+    pub(crate) async fn queue_native<T, E, F>(&self, work: F) -> Answered<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
@@ -244,15 +252,46 @@ impl Pipeline {
         &self,
         unit: UnitFn,
         answered: oneshot::Receiver<Result<T, E>>,
-    ) -> Result<T, E>
-    where
-        E: From<StoreError>,
-    {
-        let stopped = || E::from(StoreError::Unavailable("the write pipeline stopped".into()));
-        if self.sender.send(unit).await.is_err() {
-            return Err(stopped());
+    ) -> Answered<T, E> {
+        match self.sender.send(unit).await {
+            Ok(()) => Answered(Queued::Waiting(answered)),
+            Err(_) => Answered::unavailable("the write pipeline stopped"),
         }
-        answered.await.unwrap_or_else(|_| Err(stopped()))
+    }
+}
+
+/// A queued unit's answer, to await (see [`Pipeline::queue`]).
+#[must_use = "a queued unit's answer says whether it was stored"]
+pub struct Answered<T, E>(Queued<T, E>);
+
+enum Queued<T, E> {
+    Waiting(oneshot::Receiver<Result<T, E>>),
+    /// The unit was not queued, for this reason.
+    Refused(&'static str),
+}
+
+impl<T, E> Answered<T, E> {
+    /// An answer for a unit that could not be queued.
+    pub(crate) fn unavailable(reason: &'static str) -> Self {
+        Answered(Queued::Refused(reason))
+    }
+}
+
+impl<T, E: From<StoreError>> Future for Answered<T, E> {
+    type Output = Result<T, E>;
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        const STOPPED: &str = "the write pipeline stopped";
+        let unavailable = |reason: &str| E::from(StoreError::Unavailable(reason.to_owned()));
+        match &mut self.0 {
+            Queued::Refused(reason) => std::task::Poll::Ready(Err(unavailable(reason))),
+            Queued::Waiting(receiver) => Pin::new(receiver)
+                .poll(context)
+                .map(|answer| answer.unwrap_or_else(|_| Err(unavailable(STOPPED)))),
+        }
     }
 }
 
@@ -296,9 +335,13 @@ async fn writer(
     stats: Arc<Stats>,
 ) {
     let mut connection: Option<PoolConnection<Any>> = None;
-    let mut native = NativeConnection::new(native_path);
+    // A SQLite file's commits are made durable by the syncer.
+    let syncer = native_path.clone().map(Syncer::start);
+    let durability = syncer
+        .as_ref()
+        .map_or(Durability::AtCommit, Syncer::durability);
+    let mut native = NativeConnection::new(native_path, durability.synced_later());
     let mut batch = Vec::with_capacity(BATCH_UNITS_MAX);
-    let mut native_batch = Vec::new();
     while let Some(first) = receiver.recv().await {
         batch.push(first);
         while batch.len() < BATCH_UNITS_MAX {
@@ -307,38 +350,182 @@ async fn writer(
                 Err(_) => break,
             }
         }
-        let mut index = 0;
-        while index < batch.len() {
-            if matches!(batch[index].work, Work::Native(_)) {
-                native_batch.push(batch.swap_remove(index));
-            } else {
-                index += 1;
+        // In the order sent, each run of one kind in a transaction of its
+        // own: a unit sees what every unit queued before it wrote (a
+        // template's claim batches are queued several at once).
+        let mut units = batch.drain(..).peekable();
+        while let Some(first) = units.next() {
+            let native_run = matches!(first.work, Work::Native(_));
+            let mut run = vec![first];
+            while let Some(unit) =
+                units.next_if(|u| matches!(u.work, Work::Native(_)) == native_run)
+            {
+                run.push(unit);
             }
-        }
-        if !native_batch.is_empty() {
-            native.run_batch(&mut native_batch, &stats);
-        }
-        if batch.is_empty() {
-            continue;
-        }
-        let connection_result = match connection.take() {
-            Some(held) => Ok(held),
-            None => pool.acquire().await.map_err(StoreError::from),
-        };
-        match connection_result {
-            Ok(mut held) => {
-                let healthy = run_batch(backend, &mut held, &mut batch, &stats).await;
-                if healthy {
-                    connection = Some(held);
+            if native_run {
+                native.run_batch(&mut run, &stats, &durability);
+                continue;
+            }
+            let connection_result = match connection.take() {
+                Some(held) => Ok(held),
+                None => acquire_writer(&pool, &durability).await,
+            };
+            match connection_result {
+                Ok(mut held) => {
+                    let healthy =
+                        run_batch(backend, &mut held, &mut run, &stats, &durability).await;
+                    if healthy {
+                        connection = Some(held);
+                    } else {
+                        // Not back to the pool: its commits are not synced.
+                        drop(held.detach());
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, "write pipeline cannot reach the database");
+                    for unit in run.drain(..) {
+                        fail_unit(unit, &error);
+                    }
                 }
             }
-            Err(error) => {
-                tracing::error!(%error, "write pipeline cannot reach the database");
-                for unit in batch.drain(..) {
-                    fail_unit(unit, &error);
+        }
+    }
+    drop(durability);
+    if let Some(syncer) = syncer {
+        syncer.finish();
+    }
+}
+
+/// The pool's write connection for the writer; with a syncer behind it,
+/// its commits no longer sync the WAL themselves.
+async fn acquire_writer(
+    pool: &AnyPool,
+    durability: &Durability,
+) -> Result<PoolConnection<Any>, StoreError> {
+    let mut held = pool.acquire().await.map_err(StoreError::from)?;
+    if durability.synced_later() {
+        if let Err(error) = held.execute("PRAGMA synchronous = NORMAL").await {
+            drop(held.detach());
+            return Err(StoreError::from(error));
+        }
+    }
+    Ok(held)
+}
+
+/// What happens to a committed batch's answers.
+enum Durability {
+    /// The commit itself was durable (PostgreSQL; SQLite in memory):
+    /// answer at once.
+    AtCommit,
+    /// The syncer answers once the WAL holding the commit is synced.
+    Syncer(std::sync::mpsc::Sender<Vec<Deliver>>),
+}
+
+impl Durability {
+    fn synced_later(&self) -> bool {
+        matches!(self, Durability::Syncer(_))
+    }
+
+    /// Answers a committed batch's units, now or after the sync.
+    fn committed(&self, delivered: Vec<Deliver>) {
+        match self {
+            Durability::AtCommit => delivered.into_iter().for_each(|deliver| deliver(None)),
+            Durability::Syncer(sender) => {
+                if let Err(unsent) = sender.send(delivered) {
+                    // The syncer is gone: nobody can vouch for the disk.
+                    let error = StoreError::Unavailable("the WAL syncer stopped".into());
+                    unsent
+                        .0
+                        .into_iter()
+                        .for_each(|deliver| deliver(Some(&error)));
                 }
             }
         }
+    }
+}
+
+/// Makes a SQLite file's commits durable off the writer's path.
+///
+/// The writer commits with `synchronous=NORMAL`: the commit's frames are in
+/// the WAL (in the OS's page cache), and a process crash cannot lose them,
+/// but a power cut could. The syncer takes every batch committed since its
+/// last round, syncs the WAL file once (`fdatasync`), and only then answers
+/// them. The WAL is written in order, so one sync covers every commit before
+/// it; a checkpoint syncs the WAL before it copies it back (SQLite does so
+/// at every level but OFF), so no frame reaches the database file unsynced.
+///
+/// Reads on other connections can see a commit during the sync, before its
+/// writer is answered: a power cut in that window loses a change nobody was
+/// told had happened.
+///
+/// If a sync fails, the disk may have dropped what it was given: from then
+/// on every answer is an error, until the node restarts and SQLite recovers
+/// the WAL as it stands.
+struct Syncer {
+    sender: std::sync::mpsc::Sender<Vec<Deliver>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Syncer {
+    fn start(database: PathBuf) -> Syncer {
+        let (sender, receiver) = std::sync::mpsc::channel::<Vec<Deliver>>();
+        let thread = std::thread::Builder::new()
+            .name("couponflow-syncer".into())
+            .spawn(move || sync_rounds(&database, &receiver))
+            .map_err(|error| tracing::error!(%error, "the WAL syncer did not start"))
+            .ok();
+        Syncer { sender, thread }
+    }
+
+    fn durability(&self) -> Durability {
+        Durability::Syncer(self.sender.clone())
+    }
+
+    /// Answers what is queued, then stops.
+    fn finish(mut self) {
+        drop(self.sender);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The syncer's loop: one `fdatasync` per round for every batch waiting.
+fn sync_rounds(database: &std::path::Path, receiver: &std::sync::mpsc::Receiver<Vec<Deliver>>) {
+    let mut wal = database.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = PathBuf::from(wal);
+    let mut failed: Option<String> = None;
+    while let Ok(mut waiting) = receiver.recv() {
+        while let Ok(more) = receiver.try_recv() {
+            waiting.extend(more);
+        }
+        if failed.is_none() {
+            if let Err(error) = sync_wal(&wal, database) {
+                tracing::error!(%error, "syncing the WAL failed; this node answers no more writes");
+                failed = Some(format!(
+                    "syncing the database failed ({error}); restart the node"
+                ));
+            }
+        }
+        let error = failed
+            .as_ref()
+            .map(|text| StoreError::Unavailable(text.clone()));
+        waiting
+            .into_iter()
+            .for_each(|deliver| deliver(error.as_ref()));
+    }
+}
+
+/// Syncs the WAL file's data; with no WAL file (everything checkpointed
+/// and the file gone), the database file's.
+fn sync_wal(wal: &std::path::Path, database: &std::path::Path) -> std::io::Result<()> {
+    match std::fs::File::open(wal) {
+        Ok(file) => file.sync_data(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::File::open(database)?.sync_data()
+        }
+        Err(error) => Err(error),
     }
 }
 
@@ -346,11 +533,17 @@ async fn writer(
 struct NativeConnection {
     path: Option<PathBuf>,
     open: Option<rusqlite::Connection>,
+    /// Commits leave the sync to the syncer.
+    synced_later: bool,
 }
 
 impl NativeConnection {
-    fn new(path: Option<PathBuf>) -> Self {
-        NativeConnection { path, open: None }
+    fn new(path: Option<PathBuf>, synced_later: bool) -> Self {
+        NativeConnection {
+            path,
+            open: None,
+            synced_later,
+        }
     }
 
     fn connection(&mut self) -> Result<&rusqlite::Connection, StoreError> {
@@ -358,7 +551,13 @@ impl NativeConnection {
             let path = self.path.as_deref().ok_or_else(|| {
                 StoreError::Unavailable("this database takes no native writes".into())
             })?;
-            self.open = Some(crate::native::open(path)?);
+            let connection = crate::native::open(path)?;
+            if self.synced_later {
+                connection
+                    .execute_batch("PRAGMA synchronous = NORMAL")
+                    .map_err(StoreError::from)?;
+            }
+            self.open = Some(connection);
         }
         self.open
             .as_ref()
@@ -367,7 +566,7 @@ impl NativeConnection {
 
     /// Runs the native units in one transaction (each in a savepoint when
     /// there are several), delivering after the commit.
-    fn run_batch(&mut self, batch: &mut Vec<UnitFn>, stats: &Stats) {
+    fn run_batch(&mut self, batch: &mut Vec<UnitFn>, stats: &Stats, durability: &Durability) {
         let units = batch.len();
         let connection = match self.connection() {
             Ok(connection) => connection,
@@ -410,7 +609,7 @@ impl NativeConnection {
         match commit {
             Ok(()) => {
                 stats.record(true, units);
-                delivered.into_iter().for_each(|deliver| deliver(None));
+                durability.committed(delivered);
             }
             Err(error) => {
                 tracing::error!(%error, "a native write batch failed to commit");
@@ -469,6 +668,7 @@ async fn run_batch(
     connection: &mut PoolConnection<Any>,
     batch: &mut Vec<UnitFn>,
     stats: &Stats,
+    durability: &Durability,
 ) -> bool {
     let units = batch.len();
     let begin = match backend {
@@ -486,7 +686,7 @@ async fn run_batch(
     }
     if batch.len() == 1 {
         if let Some(unit) = batch.pop() {
-            return run_alone(connection, unit, stats).await;
+            return run_alone(connection, unit, stats, durability).await;
         }
     }
     let mut delivered = Vec::with_capacity(batch.len());
@@ -515,9 +715,7 @@ async fn run_batch(
     match commit {
         Ok(()) => {
             stats.record(true, units);
-            for deliver in delivered {
-                deliver(None);
-            }
+            durability.committed(delivered);
             true
         }
         Err(error) => {
@@ -536,7 +734,12 @@ async fn run_batch(
 /// and a unit that fails rolls it back. (A savepoint makes SQLite copy every
 /// page the unit changes to a statement journal first: measurable on the
 /// claim path, where one template's batch is usually alone.)
-async fn run_alone(connection: &mut AnyConnection, unit: UnitFn, stats: &Stats) -> bool {
+async fn run_alone(
+    connection: &mut AnyConnection,
+    unit: UnitFn,
+    stats: &Stats,
+    durability: &Durability,
+) -> bool {
     let Work::Any(run) = unit.work else {
         (unit.fail)(&StoreError::Other(
             "a native unit reached the sqlx writer".into(),
@@ -549,7 +752,10 @@ async fn run_alone(connection: &mut AnyConnection, unit: UnitFn, stats: &Stats) 
     match connection.execute(end).await {
         Ok(_) => {
             stats.record(true, 1);
-            (ran.deliver)(None);
+            match ran.keep {
+                true => durability.committed(vec![ran.deliver]),
+                false => (ran.deliver)(None),
+            }
             true
         }
         Err(error) => {

@@ -252,3 +252,67 @@ async fn postgresql_takes_no_native_units() {
     assert!(lease_names(&store).await.is_empty());
     store.close().await;
 }
+
+/// A unit that counts the leases it sees and stores itself as the next.
+fn next_lease_sqlx(
+    store: &Store,
+) -> impl std::future::Future<Output = couponflow_store::Answered<i64, UnitError>> + '_ {
+    store.queue_write(move |connection| {
+        Box::pin(async move {
+            let seen: i64 = sqlx::query("SELECT COUNT(*) AS n FROM leases")
+                .fetch_one(&mut *connection)
+                .await
+                .map_err(StoreError::from)?
+                .try_get("n")
+                .map_err(StoreError::from)?;
+            sqlx::query("INSERT INTO leases (name, holder, until_at) VALUES ($1, 'queued', 0)")
+                .bind(format!("q{seen:04}"))
+                .execute(&mut *connection)
+                .await
+                .map_err(StoreError::from)?;
+            Ok(seen)
+        })
+    })
+}
+
+/// Units queued one after another run in that order, each seeing what
+/// the ones before it wrote, although their answers are awaited only once
+/// all are queued (the claim batcher relies on this). On SQLite, native
+/// and sqlx units are queued alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_units_run_in_the_order_queued() {
+    for url in fresh_urls().await.unwrap() {
+        let store = fresh_store(&url).await.unwrap();
+        let mut answers = Vec::new();
+        for i in 0..300 {
+            if store.native_writes() && i % 3 == 0 {
+                answers.push(Box::pin(
+                    store
+                        .queue_native(|connection| {
+                            let seen: i64 = connection
+                                .query_row("SELECT COUNT(*) FROM leases", [], |row| row.get(0))
+                                .map_err(StoreError::from)?;
+                            connection
+                        .execute(
+                            "INSERT INTO leases (name, holder, until_at) VALUES (?1, 'queued', 0)",
+                            [format!("q{seen:04}")],
+                        )
+                        .map_err(StoreError::from)?;
+                            Ok::<i64, UnitError>(seen)
+                        })
+                        .await,
+                )
+                    as std::pin::Pin<
+                        Box<dyn std::future::Future<Output = Result<i64, UnitError>> + Send>,
+                    >);
+            } else {
+                answers.push(Box::pin(next_lease_sqlx(&store).await));
+            }
+        }
+        for (i, answer) in answers.into_iter().enumerate() {
+            assert_eq!(answer.await.unwrap(), i as i64, "{url}: unit {i}");
+        }
+        assert_eq!(lease_names(&store).await.len(), 300, "{url}");
+        store.close().await;
+    }
+}

@@ -13,26 +13,27 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Datelike, Utc};
 
 use chrono_tz::Tz;
 use couponflow_core::clock::Clock;
 use sqlx::{AnyConnection, Row};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 use couponflow_core::coupon::CouponState;
 use couponflow_store::sql::Params;
 use couponflow_store::time::{from_micros, to_micros};
-use couponflow_store::{Backend, Store, StoreError};
+use couponflow_store::{Answered, Backend, BoxFuture, Store, StoreError};
 
 use super::decide::{self, Refusal, Stock, UserCounts};
 use super::risk::RiskState;
 use super::{CLAIM_BATCH_MAX, ClaimAnswer, ClaimedCoupon, Issue, Pending, Source};
 use crate::balances::ledger;
-use crate::notify::{Event, outbox};
+use crate::notify::{Event, events, outbox, webhooks};
 use crate::templates::{self, TemplateRecord};
-use crate::{Actor, AppError, AppResult, ClaimRefusal, ids};
+use crate::{Actor, AppError, AppResult, ClaimRefusal, ids, stats};
 
 /// Rows per multi-row INSERT. Every statement is a round trip to the
 /// database (on SQLite, two thread hand-offs, which cost tens of
@@ -44,6 +45,11 @@ const INSERT_ROWS_MAX: usize = 256;
 /// Ids per `IN (…)` list.
 const IN_LIST_MAX: usize = 512;
 
+/// Batches of one template queued for the writer at once. The writer runs
+/// them in order, each against what the one before it wrote, so the next
+/// batch is decided while the last one's commit is being synced.
+pub(super) const BATCHES_IN_FLIGHT_MAX: usize = 4;
+
 /// Takes everything waiting, decides it as one unit, answers each caller.
 pub(super) async fn run(
     template_id: String,
@@ -52,54 +58,115 @@ pub(super) async fn run(
     zone: Tz,
     mut receiver: mpsc::Receiver<Pending>,
 ) {
-    let mut waiting = Vec::with_capacity(CLAIM_BATCH_MAX);
+    let template_id: Arc<str> = template_id.into();
+    let in_flight = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT_MAX));
     // Learnt from a native unit that found risk rules on the template:
     // those batches take the sqlx unit.
-    let mut sqlx_only = false;
-    while receiver.recv_many(&mut waiting, CLAIM_BATCH_MAX).await > 0 {
-        let batch: Vec<Pending> = std::mem::take(&mut waiting);
-        let requests: Vec<Issue> = batch.iter().map(|p| p.issue.clone()).collect();
-        let id = template_id.clone();
-        let now = clock.now();
-        // Points are taken through the balances' ledger, which speaks sqlx:
-        // a batch with an exchange in it runs as an sqlx unit.
-        let native = !sqlx_only && store.native_writes() && requests.iter().all(|r| r.points == 0);
-        let native_outcome = match native {
-            true => {
-                let (id, requests) = (id.clone(), requests.clone());
-                store
-                    .write_native(move |connection| {
-                        super::native::decide_batch(connection, &id, requests, now, zone)
-                    })
+    let sqlx_only = Arc::new(AtomicBool::new(false));
+    let mut waiting = Vec::with_capacity(CLAIM_BATCH_MAX);
+    loop {
+        // A free slot first, so that what arrives meanwhile joins the batch.
+        let Ok(slot) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        if receiver.recv_many(&mut waiting, CLAIM_BATCH_MAX).await == 0 {
+            return;
+        }
+        let (requests, replies): (Vec<Issue>, Vec<_>) = waiting
+            .drain(..)
+            .map(|pending| (pending.issue, pending.reply))
+            .unzip();
+        let unit = queue_batch(
+            template_id.clone(),
+            &store,
+            &sqlx_only,
+            requests,
+            clock.now(),
+            zone,
+        )
+        .await;
+        tokio::spawn(async move {
+            let outcome = unit.await;
+            drop(slot);
+            answer(replies, outcome);
+        });
+    }
+}
+
+/// Queues one batch for the writer, as a native unit (SQLite) or an sqlx
+/// unit, and hands back its answers, which come once it is durable.
+/// Queued here, in the batcher's own order: the writer runs units in the
+/// order queued, so each batch is decided after the one before.
+async fn queue_batch(
+    template_id: Arc<str>,
+    store: &Arc<Store>,
+    sqlx_only: &Arc<AtomicBool>,
+    requests: Vec<Issue>,
+    now: DateTime<Utc>,
+    zone: Tz,
+) -> BoxFuture<'static, AppResult<Vec<ClaimAnswer>>> {
+    // Points are taken through the balances' ledger, which speaks sqlx:
+    // a batch with an exchange in it runs as an sqlx unit.
+    let native = !sqlx_only.load(Ordering::Relaxed)
+        && store.native_writes()
+        && requests.iter().all(|r| r.points == 0);
+    if !native {
+        return Box::pin(queue_sqlx(template_id, store, requests, now, zone).await);
+    }
+    let id = template_id.clone();
+    let answered = store
+        .queue_native(move |connection| {
+            super::native::decide_batch(connection, &id, requests, now, zone)
+        })
+        .await;
+    let (store, sqlx_only) = (store.clone(), sqlx_only.clone());
+    Box::pin(async move {
+        match answered.await? {
+            Ok(answers) => Ok(answers),
+            // Risk rules: this batch and every later one as sqlx units.
+            // (Later batches queued meanwhile went natively and were
+            // declined too, so they follow this one.)
+            Err(requests) => {
+                sqlx_only.store(true, Ordering::Relaxed);
+                queue_sqlx(template_id, &store, requests, now, zone)
+                    .await
                     .await
             }
-            false => Ok(None),
-        };
-        let outcome = match native_outcome {
-            Ok(Some(answers)) => Ok(answers),
-            Err(error) => Err(error),
-            Ok(None) => {
-                sqlx_only |= native;
-                store
-                    .write(move |connection| {
-                        Box::pin(
-                            async move { decide_batch(connection, &id, requests, now, zone).await },
-                        )
-                    })
-                    .await
+        }
+    })
+}
+
+async fn queue_sqlx(
+    template_id: Arc<str>,
+    store: &Store,
+    requests: Vec<Issue>,
+    now: DateTime<Utc>,
+    zone: Tz,
+) -> Answered<Vec<ClaimAnswer>, AppError> {
+    store
+        .queue_write(move |connection| {
+            Box::pin(
+                async move { decide_batch(connection, &template_id, requests, now, zone).await },
+            )
+        })
+        .await
+}
+
+/// Hands each caller its answer, or the batch's error.
+fn answer(
+    replies: Vec<tokio::sync::oneshot::Sender<AppResult<ClaimedCoupon>>>,
+    outcome: AppResult<Vec<ClaimAnswer>>,
+) {
+    match outcome {
+        Ok(answers) => {
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(answer.into_result());
             }
-        };
-        match outcome {
-            Ok(answers) => {
-                for (pending, answer) in batch.into_iter().zip(answers) {
-                    let _ = pending.reply.send(answer.into_result());
-                }
-            }
-            Err(error) => {
-                let shared = error.to_string();
-                for pending in batch {
-                    let _ = pending.reply.send(Err(copy(&error, &shared)));
-                }
+        }
+        Err(error) => {
+            let shared = error.to_string();
+            for reply in replies {
+                let _ = reply.send(Err(copy(&error, &shared)));
             }
         }
     }
@@ -123,6 +190,10 @@ pub(super) struct Loaded {
     pub held: HashMap<String, Held>,
     pub points: HashMap<String, i64>,
     pub risk: RiskState,
+    /// Whether a webhook wants `coupon.claimed`: only then do claims write
+    /// their events to the outbox (their statistics are counted in the
+    /// batch, and they leave no inbox message).
+    pub claim_events_wanted: bool,
 }
 
 /// What a batch decided: every caller's answer, and what to write.
@@ -136,6 +207,8 @@ pub(super) struct Decided {
     pub events: Vec<Event>,
     /// The risk counters' additions, and whether the breaker paused.
     pub risk: RiskState,
+    /// What the issued coupons add to the statistics' roll-ups.
+    pub deltas: stats::Deltas,
     pub face_value: i64,
     /// The claim's local day, when the template has a daily limit (the
     /// daily guard's columns are set only then, so other templates'
@@ -184,12 +257,14 @@ async fn decide_batch(
         now,
     )
     .await?;
+    let claim_events_wanted = webhooks::wanted(connection, events::COUPON_CLAIMED).await?;
     let loaded = Loaded {
         record,
         earlier,
         held,
         points,
         risk,
+        claim_events_wanted,
     };
     let (record, decided) = decide_all(loaded, &requests, now, zone)?;
     write_coupons(
@@ -209,6 +284,7 @@ async fn decide_batch(
         ledger::debit_points_for_exchange(connection, user, new.points, &key, &actor, now).await?;
     }
     outbox::append(connection, &decided.events).await?;
+    stats::apply(connection, &decided.deltas).await?;
     decided.risk.write(connection, template_id).await?;
     if decided.risk.paused {
         templates::pause_by_breaker(connection, template_id, now, decided.risk.pause_reason)
@@ -238,6 +314,7 @@ pub(super) fn decide_all(
         mut held,
         mut points,
         mut risk,
+        claim_events_wanted,
     } = loaded;
     let rules = record.template.get().risk.clone();
     let mut stock = Stock {
@@ -290,7 +367,9 @@ pub(super) fn decide_all(
                     points.insert(request.user.id.clone(), balance - request.points);
                 }
                 risk.accept(&rules, request, &record.id, now);
-                events.push(issued_event(&coupon, request, face_value, now));
+                if claim_events_wanted || request.source.event() != events::COUPON_CLAIMED {
+                    events.push(issued_event(&coupon, request, face_value, now));
+                }
                 counts.total += 1;
                 counts.today += 1;
                 stock.issued += 1;
@@ -304,6 +383,7 @@ pub(super) fn decide_all(
                     campaign_id: request.campaign_id.clone(),
                     phone_masked: request.context.phone.as_deref().map(mask_phone),
                     points: request.points,
+                    new_user: request.user.new_user,
                     user_seq: counts.next_seq,
                     day_seq: counts.next_day_seq,
                 });
@@ -321,6 +401,14 @@ pub(super) fn decide_all(
         answers.push(answer);
     }
     let refusals = new_refusals(requests, &refused)?;
+    let deltas = stats::issued(
+        &record.id,
+        coupons.iter().map(|new| {
+            let asked = new.source.user_asked();
+            (new.campaign_id.clone(), asked, asked && new.new_user)
+        }),
+        now,
+    );
     let daily = record.template.get().limits.per_user_per_day.is_some();
     events.append(&mut risk.alerts);
     let decided = Decided {
@@ -329,6 +417,7 @@ pub(super) fn decide_all(
         refusals,
         events,
         risk,
+        deltas,
         face_value,
         day: daily.then(|| local_day(now, zone)),
     };
@@ -406,12 +495,15 @@ fn issued_event(
     if request.user.new_user {
         data["new_user"] = serde_json::json!(true);
     }
-    Event::new(
+    // Counted in the batch's own unit (see `stats::issued`).
+    let mut event = Event::new(
         request.source.event(),
         now,
         Some(coupon.user_id.clone()),
         data,
-    )
+    );
+    event.counted = true;
+    event
 }
 
 fn decide_one(
@@ -597,6 +689,7 @@ pub(super) struct NewCoupon {
     /// The claimer's phone, masked, for the claim records (SPEC §10).
     pub phone_masked: Option<String>,
     pub points: i64,
+    pub new_user: bool,
     pub user_seq: i64,
     pub day_seq: i64,
 }

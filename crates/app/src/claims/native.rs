@@ -16,26 +16,26 @@ use couponflow_store::time::{from_micros, to_micros};
 
 use super::batch::{Decided, Held, Loaded, batch_users, decide_all, local_day};
 use super::{ClaimAnswer, ClaimedCoupon, Issue, Source};
-use crate::notify::outbox;
+use crate::notify::{events, outbox, webhooks};
 use crate::templates::{COLUMNS, TemplateRecord, TemplateRow};
-use crate::{AppError, AppResult};
+use crate::{AppError, AppResult, stats};
 
 /// Decides every claim of the batch, in arrival order, and writes them.
 /// Batches that take points run as sqlx units instead (see `batch::run`),
-/// and so do those of a template with risk rules: this answers `None` for
-/// them, having written nothing.
+/// and so do those of a template with risk rules: this hands their
+/// requests back (`Err`), having written nothing.
 pub(super) fn decide_batch(
     connection: &Connection,
     template_id: &str,
     requests: Vec<Issue>,
     now: DateTime<Utc>,
     zone: Tz,
-) -> AppResult<Option<Vec<ClaimAnswer>>> {
+) -> AppResult<Result<Vec<ClaimAnswer>, Vec<Issue>>> {
     // The writer is SQLite's only one: reading the row inside its
     // transaction is the lock.
     let record = read_template(connection, template_id)?;
     if record.template.get().risk.counts_claims() {
-        return Ok(None);
+        return Ok(Err(requests));
     }
     let earlier = earlier_refusals(connection, template_id, &requests)?;
     let held = held_coupons(
@@ -50,10 +50,27 @@ pub(super) fn decide_batch(
         held,
         points: HashMap::new(),
         risk: Default::default(),
+        claim_events_wanted: claim_events_wanted(connection)?,
     };
     let (record, decided) = decide_all(loaded, &requests, now, zone)?;
     write(connection, &record, &decided, now)?;
-    Ok(Some(decided.answers))
+    Ok(Ok(decided.answers))
+}
+
+/// Whether a webhook wants `coupon.claimed` (see [`Loaded`]).
+fn claim_events_wanted(connection: &Connection) -> AppResult<bool> {
+    let mut statement = connection
+        .prepare_cached(webhooks::SUBSCRIPTIONS_SQL)
+        .map_err(StoreError::from)?;
+    let texts = statement
+        .query_map([], |row| row.get::<_, String>(0))
+        .map_err(StoreError::from)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(StoreError::from)?;
+    Ok(webhooks::any_wants(
+        texts.iter().map(String::as_str),
+        events::COUPON_CLAIMED,
+    ))
 }
 
 fn read_template(connection: &Connection, template_id: &str) -> AppResult<TemplateRecord> {
@@ -241,6 +258,29 @@ fn write(
             .prepare_cached(outbox::OUTBOX_INSERT_SQL)
             .map_err(StoreError::from)?
             .execute(params![outbox::encode(&decided.events), now])
+            .map_err(StoreError::from)?;
+    }
+    let mut upsert = connection
+        .prepare_cached(stats::STATS_UPSERT_SQL)
+        .map_err(StoreError::from)?;
+    for ((template, campaign, hour), c) in &decided.deltas {
+        upsert
+            .execute(params![
+                template,
+                campaign,
+                hour,
+                c.generated,
+                c.claimed,
+                c.granted,
+                c.new_users,
+                c.used,
+                c.returned,
+                c.expired,
+                c.voided,
+                c.discount,
+                c.sales,
+                c.orders
+            ])
             .map_err(StoreError::from)?;
     }
     let issued = i64::try_from(decided.coupons.len()).unwrap_or(i64::MAX);

@@ -111,8 +111,8 @@ async fn dispatch_unit(
     let mut deliveries = Vec::new();
     for event in rows.iter().flat_map(|row| &row.events) {
         for webhook in hooks.iter().filter(|hook| hook.wants(&event.kind)) {
-            let body =
-                serde_json::to_string(event).map_err(|e| StoreError::Other(e.to_string()))?;
+            let body = serde_json::to_string(&event.published())
+                .map_err(|e| StoreError::Other(e.to_string()))?;
             deliveries.push(NewDelivery {
                 webhook,
                 event,

@@ -68,6 +68,28 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
     pub data: Value,
+    /// Kept in the outbox only: the statistics counted this event where it
+    /// happened (an issued coupon is counted by its claim batch), so the
+    /// dispatcher must not count it again. Never sent (see
+    /// [`Event::published`]).
+    #[serde(
+        default,
+        rename = "_counted",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub counted: bool,
+}
+
+/// An event as webhooks receive it.
+#[derive(Serialize)]
+pub struct Published<'a> {
+    pub id: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    pub at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<&'a str>,
+    pub data: &'a Value,
 }
 
 impl Event {
@@ -79,6 +101,18 @@ impl Event {
             at,
             user_id,
             data,
+            counted: false,
+        }
+    }
+
+    /// The event without what only the outbox keeps.
+    pub fn published(&self) -> Published<'_> {
+        Published {
+            id: &self.id,
+            kind: &self.kind,
+            at: self.at,
+            user_id: self.user_id.as_deref(),
+            data: &self.data,
         }
     }
 

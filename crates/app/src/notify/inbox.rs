@@ -57,6 +57,18 @@ pub struct InboxCursor {
 /// claimed (and a claim storm would write a message per coupon) — a
 /// coupon granted without asking does.
 pub fn message_for(event: &Event, time_zone: Tz) -> Option<Message> {
+    // Checked first: a claim storm passes here once per coupon.
+    const KINDS: [&str; 6] = [
+        types::COUPON_GRANTED,
+        types::COUPON_EXPIRING,
+        types::COUPON_EXPIRED,
+        types::COUPON_REDEEMED,
+        types::COUPON_RETURNED,
+        types::COUPON_VOIDED,
+    ];
+    if !KINDS.contains(&event.kind.as_str()) {
+        return None;
+    }
     let user_id = event.user_id.clone()?;
     let code = event.data_text("code").unwrap_or_default();
     let until = event

@@ -126,6 +126,37 @@ fn webhook_from_row(row: &sqlx::any::AnyRow) -> Result<Webhook, StoreError> {
     })
 }
 
+/// The subscriptions of the webhooks not deleted: one JSON list each.
+pub(crate) const SUBSCRIPTIONS_SQL: &str = "SELECT events FROM webhooks WHERE deleted_at IS NULL";
+
+/// Whether any of `subscriptions` (rows of [`SUBSCRIPTIONS_SQL`]) wants
+/// events of `kind`. A row that does not parse counts as wanting it: an
+/// event sent for nothing is cheaper than one never sent.
+pub(crate) fn any_wants<'a>(subscriptions: impl IntoIterator<Item = &'a str>, kind: &str) -> bool {
+    subscriptions.into_iter().any(|text| {
+        serde_json::from_str::<Vec<String>>(text).map_or(true, |patterns| {
+            patterns
+                .iter()
+                .any(|pattern| pattern_matches(pattern, kind))
+        })
+    })
+}
+
+/// Whether any webhook not deleted wants events of `kind`, read in the
+/// caller's unit (so a webhook registered before the unit is seen).
+pub(crate) async fn wanted(connection: &mut AnyConnection, kind: &str) -> AppResult<bool> {
+    let rows = sqlx::query(SUBSCRIPTIONS_SQL)
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(StoreError::from)?;
+    let texts = rows
+        .iter()
+        .map(|row| row.try_get::<String, _>("events"))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(StoreError::from)?;
+    Ok(any_wants(texts.iter().map(String::as_str), kind))
+}
+
 /// The webhooks not deleted, for the fan-out.
 pub(super) async fn active(connection: &mut AnyConnection) -> AppResult<Vec<Webhook>> {
     let rows = sqlx::query(&format!(
