@@ -147,6 +147,24 @@ async fn read_snapshot(
         }
     }
     snapshot.add_coupons(coupons);
+    // PostgreSQL reads each statement at a snapshot of its own: a named
+    // coupon that another node locked between the named read (which leaves
+    // the owner's available coupons to the wallet read) and the wallet read
+    // is in neither, and the lock would be refused `UNKNOWN_COUPON` instead
+    // of `COUPON_STATE`. Those are read once more by code; one that is
+    // still available is past its owner's wallet and stays unknown, as on
+    // SQLite.
+    if backend == Backend::Postgres {
+        let missing: Vec<&str> = named
+            .iter()
+            .filter(|code| !snapshot.coupons.contains_key(**code))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            let changed = coupon_rows::not_available_by_code(connection, &missing).await?;
+            snapshot.add_coupons(changed);
+        }
+    }
     Ok(snapshot)
 }
 

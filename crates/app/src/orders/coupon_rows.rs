@@ -37,6 +37,34 @@ pub(super) struct HistoryRow {
     pub actor: String,
 }
 
+/// The coupons of `codes` that are not available, as they stand now
+/// (not locked: the batch locks what it changes later, in code order).
+pub(super) async fn not_available_by_code(
+    connection: &mut AnyConnection,
+    codes: &[&str],
+) -> AppResult<Vec<CouponRecord>> {
+    let mut found = Vec::with_capacity(codes.len());
+    for chunk in codes.chunks(IN_LIST_MAX) {
+        let mut params = Params::for_connection(connection);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM coupons WHERE code IN ({}) AND state <> 'available'",
+            params.list(chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for code in chunk {
+            query = query.bind(*code);
+        }
+        let rows = query
+            .fetch_all(&mut *connection)
+            .await
+            .map_err(StoreError::from)?;
+        for row in &rows {
+            found.push(coupons::record_from_row(row)?);
+        }
+    }
+    Ok(found)
+}
+
 /// Locks the coupons of `codes` (sorted) until the batch commits and reads
 /// them again: PostgreSQL, `FOR UPDATE` in code order, so that batches on
 /// two nodes never wait on each other in a circle.
