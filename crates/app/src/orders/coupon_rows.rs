@@ -43,26 +43,7 @@ pub(super) async fn not_available_by_code(
     connection: &mut AnyConnection,
     codes: &[&str],
 ) -> AppResult<Vec<CouponRecord>> {
-    let mut found = Vec::with_capacity(codes.len());
-    for chunk in codes.chunks(IN_LIST_MAX) {
-        let mut params = Params::for_connection(connection);
-        let sql = format!(
-            "SELECT {COLUMNS} FROM coupons WHERE code IN ({}) AND state <> 'available'",
-            params.list(chunk.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for code in chunk {
-            query = query.bind(*code);
-        }
-        let rows = query
-            .fetch_all(&mut *connection)
-            .await
-            .map_err(StoreError::from)?;
-        for row in &rows {
-            found.push(coupons::record_from_row(row)?);
-        }
-    }
-    Ok(found)
+    by_code(connection, codes, "AND state <> 'available'").await
 }
 
 /// Locks the coupons of `codes` (sorted) until the batch commits and reads
@@ -72,11 +53,20 @@ pub(super) async fn lock_by_code(
     connection: &mut AnyConnection,
     codes: &[&str],
 ) -> AppResult<Vec<CouponRecord>> {
+    by_code(connection, codes, "ORDER BY code FOR UPDATE").await
+}
+
+/// The coupons of `codes`, with `tail` after the `IN` list.
+async fn by_code(
+    connection: &mut AnyConnection,
+    codes: &[&str],
+    tail: &str,
+) -> AppResult<Vec<CouponRecord>> {
     let mut found = Vec::with_capacity(codes.len());
     for chunk in codes.chunks(IN_LIST_MAX) {
         let mut params = Params::for_connection(connection);
         let sql = format!(
-            "SELECT {COLUMNS} FROM coupons WHERE code IN ({}) ORDER BY code FOR UPDATE",
+            "SELECT {COLUMNS} FROM coupons WHERE code IN ({}) {tail}",
             params.list(chunk.len())
         );
         let mut query = sqlx::query(&sql);
