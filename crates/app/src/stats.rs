@@ -85,6 +85,25 @@ impl Counts {
         self.sales += other.sales;
         self.orders += other.orders;
     }
+
+    /// The counts in the roll-up table's column order (`generated` …
+    /// `orders`), as [`STATS_UPSERT_SQL`] binds them from `$4` on and the
+    /// CSV export lists them.
+    pub fn in_column_order(&self) -> [i64; 11] {
+        [
+            self.generated,
+            self.claimed,
+            self.granted,
+            self.new_users,
+            self.used,
+            self.returned,
+            self.expired,
+            self.voided,
+            self.discount,
+            self.sales,
+            self.orders,
+        ]
+    }
 }
 
 /// (template, campaign or "", UTC hour) → counts to add.
@@ -297,21 +316,14 @@ pub(crate) fn issued(
 
 pub(crate) async fn apply(connection: &mut AnyConnection, deltas: &Deltas) -> AppResult<()> {
     for ((template, campaign, hour), c) in deltas {
-        sqlx::query(STATS_UPSERT_SQL)
+        let mut query = sqlx::query(STATS_UPSERT_SQL)
             .bind(template)
             .bind(campaign)
-            .bind(*hour)
-            .bind(c.generated)
-            .bind(c.claimed)
-            .bind(c.granted)
-            .bind(c.new_users)
-            .bind(c.used)
-            .bind(c.returned)
-            .bind(c.expired)
-            .bind(c.voided)
-            .bind(c.discount)
-            .bind(c.sales)
-            .bind(c.orders)
+            .bind(*hour);
+        for count in c.in_column_order() {
+            query = query.bind(count);
+        }
+        query
             .execute(&mut *connection)
             .await
             .map_err(StoreError::from)?;

@@ -11,7 +11,8 @@ use chrono_tz::Tz;
 
 use couponflow_core::coupon::CouponState;
 use couponflow_store::StoreError;
-use couponflow_store::native::rusqlite::{Connection, OptionalExtension, params};
+use couponflow_store::native::rusqlite::types::Value;
+use couponflow_store::native::rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use couponflow_store::time::{from_micros, to_micros};
 
 use super::batch::{Decided, Held, Loaded, batch_users, decide_all, local_day};
@@ -264,23 +265,14 @@ fn write(
         .prepare_cached(stats::STATS_UPSERT_SQL)
         .map_err(StoreError::from)?;
     for ((template, campaign, hour), c) in &decided.deltas {
+        let key = [
+            Value::from(template.clone()),
+            Value::from(campaign.clone()),
+            Value::from(*hour),
+        ];
+        let counts = c.in_column_order().map(Value::from);
         upsert
-            .execute(params![
-                template,
-                campaign,
-                hour,
-                c.generated,
-                c.claimed,
-                c.granted,
-                c.new_users,
-                c.used,
-                c.returned,
-                c.expired,
-                c.voided,
-                c.discount,
-                c.sales,
-                c.orders
-            ])
+            .execute(params_from_iter(key.into_iter().chain(counts)))
             .map_err(StoreError::from)?;
     }
     let issued = i64::try_from(decided.coupons.len()).unwrap_or(i64::MAX);

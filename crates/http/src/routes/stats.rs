@@ -226,23 +226,15 @@ async fn template_series_csv(
         "period_start,generated,claimed,granted,new_users,used,returned,expired,voided,discount,sales,orders\n",
     );
     for p in &report.series {
-        let c = &p.counts;
-        let _ = writeln!(
+        let _ = write!(
             csv,
-            "{},{},{},{},{},{},{},{},{},{},{},{}",
-            p.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            c.generated,
-            c.claimed,
-            c.granted,
-            c.new_users,
-            c.used,
-            c.returned,
-            c.expired,
-            c.voided,
-            c.discount,
-            c.sales,
-            c.orders
+            "{}",
+            p.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         );
+        for count in p.counts.in_column_order() {
+            let _ = write!(csv, ",{count}");
+        }
+        csv.push('\n');
     }
     let disposition = format!("attachment; filename=\"stats-{id}.csv\"");
     Ok((
