@@ -59,5 +59,10 @@ COUPONFLOW_BENCH_KEY="$service" COUPONFLOW_BENCH_RUN="run$$" \
   grep -E "Requests/sec|  50%|  99%|Non-2xx|status"
 wait_perf=$(jobs -p | grep -v "^$server\$" || true)
 [ -n "$wait_perf" ] && wait $wait_perf 2>/dev/null || true
+# COUPONFLOW_BENCH_METRICS=<file> keeps the server's /metrics after the run
+# (its own view of request durations, beside wrk's).
+if [ -n "${COUPONFLOW_BENCH_METRICS:-}" ]; then
+  curl -sf "$base/metrics" >"$COUPONFLOW_BENCH_METRICS" || true
+fi
 issued=$(call GET "/v1/templates/$template" "$admin" | field issued)
 echo "== coupons issued and stored: $issued"

@@ -17,6 +17,7 @@
 pub(crate) mod batch;
 pub(crate) mod decide;
 mod native;
+mod queue;
 mod risk;
 
 use std::collections::HashMap;
@@ -250,6 +251,8 @@ struct Pending {
 #[derive(Default)]
 pub(crate) struct ClaimEngine {
     batchers: Mutex<HashMap<String, mpsc::Sender<Pending>>>,
+    /// The templates' queues straight to the SQLite writer (`queue`).
+    queues: Mutex<HashMap<String, Arc<queue::TemplateQueue>>>,
     /// Whether each template asks for a captcha, and when that was read.
     captcha: Mutex<HashMap<String, (bool, Instant)>>,
 }
@@ -258,9 +261,21 @@ pub(crate) struct ClaimEngine {
 const CAPTCHA_SETTING_TTL: Duration = Duration::from_secs(2);
 
 impl ClaimEngine {
-    fn has_batcher(&self, template_id: &str) -> bool {
+    /// Whether this node has claimed from the template before (so it
+    /// exists): a batcher or a queue is made only for a template that does.
+    fn knows(&self, template_id: &str) -> bool {
         let batchers = self.batchers.lock().unwrap_or_else(|p| p.into_inner());
         batchers.get(template_id).is_some_and(|s| !s.is_closed())
+            || self
+                .queues
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(template_id)
+    }
+
+    fn queue(&self, template_id: &str) -> Arc<queue::TemplateQueue> {
+        let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+        queues.entry(template_id.to_owned()).or_default().clone()
     }
 
     fn sender(
@@ -321,8 +336,9 @@ impl App {
         if let Some((required, _)) = cached.filter(|(_, at)| at.elapsed() < CAPTCHA_SETTING_TTL) {
             return Ok(required);
         }
-        let required = self
-            .template(template_id)
+        // Boxed: the read is rare, and its future would otherwise be part
+        // of every claim's (allocated and moved per request).
+        let required = Box::pin(self.template(template_id))
             .await?
             .template
             .get()
@@ -363,8 +379,18 @@ impl App {
         }
         // A batcher is started only for a template that exists, so claims
         // to made-up ids cannot pile up tasks.
-        if !self.claims.has_batcher(template_id) {
-            self.template(template_id).await?;
+        if !self.claims.knows(template_id) {
+            Box::pin(self.template(template_id)).await?;
+        }
+        // On a SQLite file, straight to the writer, unless the claim takes
+        // points or the template has risk rules (sqlx units, below).
+        if self.store.native_writes() && issue.points == 0 {
+            let queue = self.claims.queue(template_id);
+            if !queue.sqlx_only() {
+                let template_id: Arc<str> = template_id.into();
+                let (store, clock, zone) = (&self.store, &self.clock, self.settings.time_zone);
+                return queue::claim(queue, template_id, store, clock, zone, issue).await;
+            }
         }
         let sender = self
             .claims

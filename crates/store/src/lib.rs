@@ -185,6 +185,26 @@ impl Store {
         self.pipeline.queue_native(work).await
     }
 
+    /// [`Store::queue_native`], with the answer handed to `then` on the
+    /// thread where it becomes known (see `pipeline`), so that no task has
+    /// to wake up only to pass it on. `then` must be quick and is called
+    /// exactly once, also when the unit could not be queued.
+    pub async fn queue_native_then<T, E, F, G>(&self, work: F, then: G)
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&native::rusqlite::Connection) -> Result<T, E> + Send + 'static,
+        G: FnOnce(Result<T, E>) + Send + 'static,
+    {
+        if !self.native {
+            then(Err(E::from(StoreError::Unavailable(
+                "this database takes no native writes".into(),
+            ))));
+            return;
+        }
+        self.pipeline.queue_native_then(work, then).await;
+    }
+
     /// What the write pipeline has done so far.
     pub fn pipeline_stats(&self) -> PipelineStats {
         self.pipeline.stats()

@@ -69,15 +69,32 @@ struct UnitFn {
     fail: Box<dyn FnOnce(&StoreError) + Send>,
 }
 
-type Answer<T, E> = Arc<Mutex<Option<oneshot::Sender<Result<T, E>>>>>;
+/// Where a unit's result goes, once: to the caller's oneshot, or to a
+/// callback of the caller's ([`Pipeline::queue_native_then`]).
+type Answer<T, E> = Arc<Mutex<Option<Box<dyn FnOnce(Result<T, E>) + Send>>>>;
+
+fn answer_to<T, E>(then: impl FnOnce(Result<T, E>) + Send + 'static) -> Answer<T, E> {
+    Arc::new(Mutex::new(Some(Box::new(then))))
+}
+
+/// An [`Answer`] that hands the result to a oneshot, and its receiver.
+fn answer_by_oneshot<T: Send + 'static, E: Send + 'static>()
+-> (Answer<T, E>, oneshot::Receiver<Result<T, E>>) {
+    let (sender, answered) = oneshot::channel::<Result<T, E>>();
+    // The caller may have gone away: nobody to tell.
+    let answer = answer_to(move |result| {
+        let _ = sender.send(result);
+    });
+    (answer, answered)
+}
 
 fn send<T, E>(answer: &Answer<T, E>, result: Result<T, E>) {
-    let sender = answer
+    let then = answer
         .lock()
         .unwrap_or_else(|poison| poison.into_inner())
         .take();
-    if let Some(sender) = sender {
-        let _ = sender.send(result); // the caller may have gone away
+    if let Some(then) = then {
+        then(result);
     }
 }
 
@@ -202,8 +219,7 @@ impl Pipeline {
         E: From<StoreError> + Send + 'static,
         F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
     {
-        let (sender, answered) = oneshot::channel::<Result<T, E>>();
-        let answer: Answer<T, E> = Arc::new(Mutex::new(Some(sender)));
+        let (answer, answered) = answer_by_oneshot::<T, E>();
         let on_failure = answer.clone();
         let run: RunFn = Box::new(move |connection| {
             Box::pin(async move {
@@ -231,21 +247,28 @@ impl Pipeline {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&rusqlite::Connection) -> Result<T, E> + Send + 'static,
     {
-        let (sender, answered) = oneshot::channel::<Result<T, E>>();
-        let answer: Answer<T, E> = Arc::new(Mutex::new(Some(sender)));
-        let on_failure = answer.clone();
-        let run: NativeFn = Box::new(move |connection| {
-            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| work(connection)))
-                .unwrap_or_else(|_| {
-                    Err(E::from(StoreError::Other("a write unit panicked".into())))
-                });
-            ran(answer, outcome)
-        });
-        let unit = UnitFn {
-            work: Work::Native(run),
-            fail: Box::new(move |error| send(&on_failure, Err(E::from(copy_error(error))))),
-        };
-        self.submit(unit, answered).await
+        let (answer, answered) = answer_by_oneshot::<T, E>();
+        self.submit(native_unit(work, answer), answered).await
+    }
+
+    /// [`Pipeline::queue_native`], with the answer handed to `then` where
+    /// it becomes known (on the syncer's thread, or the writer's) instead
+    /// of to a future: no task has to wake up to pass it on. `then` must
+    /// be quick; it is called exactly once, also when nothing could be
+    /// queued.
+    pub(crate) async fn queue_native_then<T, E, F, G>(&self, work: F, then: G)
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T, E> + Send + 'static,
+        G: FnOnce(Result<T, E>) + Send + 'static,
+    {
+        let unit = native_unit(work, answer_to(then));
+        if let Err(refused) = self.sender.send(unit).await {
+            (refused.0.fail)(&StoreError::Unavailable(
+                "the write pipeline stopped".into(),
+            ));
+        }
     }
 
     async fn submit<T, E>(
@@ -257,6 +280,25 @@ impl Pipeline {
             Ok(()) => Answered(Queued::Waiting(answered)),
             Err(_) => Answered::unavailable("the write pipeline stopped"),
         }
+    }
+}
+
+/// A native unit that runs `work` and hands its outcome to `answer`.
+fn native_unit<T, E, F>(work: F, answer: Answer<T, E>) -> UnitFn
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+    F: FnOnce(&rusqlite::Connection) -> Result<T, E> + Send + 'static,
+{
+    let on_failure = answer.clone();
+    let run: NativeFn = Box::new(move |connection| {
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| work(connection)))
+            .unwrap_or_else(|_| Err(E::from(StoreError::Other("a write unit panicked".into()))));
+        ran(answer, outcome)
+    });
+    UnitFn {
+        work: Work::Native(run),
+        fail: Box::new(move |error| send(&on_failure, Err(E::from(copy_error(error))))),
     }
 }
 

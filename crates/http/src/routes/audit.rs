@@ -70,6 +70,20 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let Some((key_id, role)) = staff else {
         return next.run(Request::from_parts(parts, body)).await;
     };
+    // Boxed: the recording's reads and write make a large future, which
+    // every other call (the mall's claims among them) would carry too.
+    Box::pin(recorded(state, parts, body, next, key_id, role)).await
+}
+
+/// Runs a staff action and records it.
+async fn recorded(
+    state: AppState,
+    parts: axum::http::request::Parts,
+    body: Body,
+    next: Next,
+    key_id: String,
+    role: Role,
+) -> Response {
     // The body limit layer outside has bounded the body already.
     let Ok(sent) = to_bytes(body, usize::MAX).await else {
         return next.run(Request::from_parts(parts, Body::empty())).await;
