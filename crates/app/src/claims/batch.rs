@@ -13,14 +13,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Datelike, Utc};
 
 use chrono_tz::Tz;
 use couponflow_core::clock::Clock;
 use sqlx::{AnyConnection, Row};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc};
 
 use couponflow_core::coupon::CouponState;
 use couponflow_store::sql::Params;
@@ -50,7 +49,10 @@ const IN_LIST_MAX: usize = 512;
 /// batch is decided while the last one's commit is being synced.
 pub(super) const BATCHES_IN_FLIGHT_MAX: usize = 4;
 
-/// Takes everything waiting, decides it as one unit, answers each caller.
+/// Takes everything waiting, decides it as one sqlx unit, answers each
+/// caller. The batcher serves PostgreSQL, claims that take points and, on
+/// SQLite, templates with risk rules; other claims on a SQLite file go
+/// straight to the writer (`queue`).
 pub(super) async fn run(
     template_id: String,
     store: Arc<Store>,
@@ -60,9 +62,6 @@ pub(super) async fn run(
 ) {
     let template_id: Arc<str> = template_id.into();
     let in_flight = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT_MAX));
-    // Learnt from a native unit that found risk rules on the template:
-    // those batches take the sqlx unit.
-    let sqlx_only = Arc::new(AtomicBool::new(false));
     let mut waiting = Vec::with_capacity(CLAIM_BATCH_MAX);
     loop {
         // A free slot first, so that what arrives meanwhile joins the batch.
@@ -76,99 +75,18 @@ pub(super) async fn run(
             .drain(..)
             .map(|pending| (pending.issue, pending.reply))
             .unzip();
-        let batch = Batch {
-            template_id: template_id.clone(),
-            requests,
-            now: clock.now(),
-            zone,
-            replies,
-            slot,
-        };
-        // Points are taken through the balances' ledger, which speaks sqlx:
-        // a batch with an exchange in it runs as an sqlx unit.
-        let native = !sqlx_only.load(Ordering::Relaxed)
-            && store.native_writes()
-            && batch.requests.iter().all(|r| r.points == 0);
-        if native {
-            queue_native(batch, &store, &sqlx_only).await;
-        } else {
-            let unit = queue_sqlx(
-                batch.template_id,
-                &store,
-                batch.requests,
-                batch.now,
-                batch.zone,
-            )
-            .await;
-            let (slot, replies) = (batch.slot, batch.replies);
-            tokio::spawn(async move {
-                let outcome = unit.await;
-                drop(slot);
-                answer(replies, outcome);
-            });
-        }
+        // Queued here, in the batcher's own order: the writer runs units in
+        // the order queued, so each batch is decided after the one before.
+        let unit = queue_sqlx(template_id.clone(), &store, requests, clock.now(), zone).await;
+        tokio::spawn(async move {
+            let outcome = unit.await;
+            drop(slot);
+            answer(replies, outcome);
+        });
     }
 }
 
 pub(super) type Reply = tokio::sync::oneshot::Sender<AppResult<ClaimedCoupon>>;
-
-/// One batch on its way to the writer, with its callers and its slot.
-struct Batch {
-    template_id: Arc<str>,
-    requests: Vec<Issue>,
-    now: DateTime<Utc>,
-    zone: Tz,
-    replies: Vec<Reply>,
-    slot: OwnedSemaphorePermit,
-}
-
-/// Queues one batch for the writer as a native unit (SQLite). Queued
-/// here, in the batcher's own order: the writer runs units in the order
-/// queued, so each batch is decided after the one before. The callers are
-/// answered on the thread that learns the batch is durable (the syncer's):
-/// a task woken only to pass the answers on waited its turn behind the
-/// HTTP tasks, a fifth of a claim's time in the server at 64 connections.
-async fn queue_native(batch: Batch, store: &Arc<Store>, sqlx_only: &Arc<AtomicBool>) {
-    let Batch {
-        template_id,
-        requests,
-        now,
-        zone,
-        replies,
-        slot,
-    } = batch;
-    let id = template_id.clone();
-    let (store_again, sqlx_only) = (store.clone(), sqlx_only.clone());
-    let runtime = tokio::runtime::Handle::current();
-    store
-        .queue_native_then(
-            move |connection| super::native::decide_batch(connection, &id, requests, now, zone),
-            move |outcome| match outcome {
-                Ok(Ok(answers)) => {
-                    drop(slot);
-                    answer(replies, Ok(answers));
-                }
-                // Risk rules: this batch and every later one as sqlx units.
-                // (Later batches queued meanwhile went natively and were
-                // declined too, so they follow this one.)
-                Ok(Err(requests)) => {
-                    sqlx_only.store(true, Ordering::Relaxed);
-                    runtime.spawn(async move {
-                        let outcome = queue_sqlx(template_id, &store_again, requests, now, zone)
-                            .await
-                            .await;
-                        drop(slot);
-                        answer(replies, outcome);
-                    });
-                }
-                Err(error) => {
-                    drop(slot);
-                    answer(replies, Err(error));
-                }
-            },
-        )
-        .await;
-}
 
 pub(super) async fn queue_sqlx(
     template_id: Arc<str>,

@@ -12,8 +12,9 @@
 //! exchanges and templates with risk rules still take), nothing waits for a
 //! task to be scheduled between the HTTP handler and the writer, and a
 //! batch is formed as late as possible, so it holds everything that arrived
-//! while the writer was busy. Measured at 64 connections: a third of a
-//! claim's time in the server was spent waiting for the batcher's turn.
+//! while the writer was busy. Measured at 64 connections with the batcher:
+//! of a claim's 3.2 ms in the server, 0.7 ms went on waiting for the
+//! batcher's turn and 0.5 ms on the task that passed the answers on.
 //!
 //! Limits hold as before: every batch is decided on the writer, against
 //! what every unit before it wrote, whichever path queued it.
