@@ -21,8 +21,12 @@ url="${admin_url%/*}/$database"
 admin="cf_$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 ports=(18081 18082)
 
-cargo build --release -q -p couponflow
-binary="${CARGO_TARGET_DIR:-target}/release/couponflow"
+# COUPONFLOW_BENCH_BINARY runs another build (an A/B against a saved binary).
+binary="${COUPONFLOW_BENCH_BINARY:-}"
+if [ -z "$binary" ]; then
+  cargo build --release -q -p couponflow
+  binary="${CARGO_TARGET_DIR:-target}/release/couponflow"
+fi
 
 psql -q "$admin_url" -c "CREATE DATABASE $database"
 servers=()
