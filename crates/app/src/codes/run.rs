@@ -133,12 +133,26 @@ impl App {
     /// in a savepoint, which copies every page it touches once more);
     /// `BEGIN IMMEDIATE` takes the write lock. PostgreSQL: the write pool's
     /// second connection.
+    ///
+    /// The `BEGIN` runs on a task of its own. sqlx's is not cancel-safe: a
+    /// run interrupted while its `BEGIN` was in flight (its future dropped)
+    /// gave the connection back to the pool inside a transaction that
+    /// nothing would end, and the next job's `BEGIN` on it failed ("non-zero
+    /// transaction depth"); on SQLite it also kept the write lock. The
+    /// task finishes the `BEGIN` whatever happens to its caller, and a
+    /// transaction nobody takes is dropped there, which rolls it back.
     async fn begin_job(&self) -> AppResult<Transaction<'static, Any>> {
         let (pool, begin): (&AnyPool, &'static str) = match self.store.backend() {
             Backend::Sqlite => (self.store.reader(), "BEGIN IMMEDIATE"),
             Backend::Postgres => (self.store.writer_pool(), "BEGIN"),
         };
-        Ok(pool.begin_with(begin).await.map_err(StoreError::from)?)
+        let pool = pool.clone();
+        let begun = tokio::spawn(async move { pool.begin_with(begin).await })
+            .await
+            .map_err(|error| {
+                StoreError::Other(format!("beginning a job's transaction: {error}"))
+            })?;
+        Ok(begun.map_err(StoreError::from)?)
     }
 
     async fn fail_code_batch(&self, batch_id: &str) -> AppResult<()> {
