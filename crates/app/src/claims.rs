@@ -3,9 +3,12 @@
 //! exceeded under any concurrency, on one node or several; a retried
 //! `request_id` gets the first answer.
 //!
-//! Claims for one template queue to that template's batcher. The batcher
-//! takes everything waiting (up to [`CLAIM_BATCH_MAX`]) and decides it as
-//! one unit of the store's group-commit pipeline: lock the template row,
+//! Claims for one template are decided in batches, as units of the store's
+//! group-commit pipeline. On a SQLite file a claim joins the template's
+//! queue straight to the writer (`queue`); on PostgreSQL, and for claims
+//! that take points or templates with risk rules, it goes to the
+//! template's batcher (`batch`). Either way a batch takes everything
+//! waiting (up to [`CLAIM_BATCH_MAX`]) and is decided as one unit: lock the template row,
 //! read the earlier answers and the users' counts in a few set queries,
 //! decide each claim in order against counters in memory, write all the
 //! coupons, history rows and answers in multi-row statements, and bump the
@@ -377,8 +380,8 @@ impl App {
             )
             .await?;
         }
-        // A batcher is started only for a template that exists, so claims
-        // to made-up ids cannot pile up tasks.
+        // A batcher or a queue is made only for a template that exists, so
+        // claims to made-up ids cannot pile up tasks or entries.
         if !self.claims.knows(template_id) {
             Box::pin(self.template(template_id)).await?;
         }

@@ -316,3 +316,60 @@ async fn queued_units_run_in_the_order_queued() {
         store.close().await;
     }
 }
+
+/// `queue_native_then` hands the unit's result to the callback once, after
+/// the commit: the row is there when the callback runs, a failed unit's
+/// error reaches it and its writes are rolled back, and a store without
+/// native writes answers `Unavailable` at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_gets_each_native_unit_s_result_after_its_commit() {
+    for url in fresh_urls().await.unwrap() {
+        let store = Arc::new(fresh_store(&url).await.unwrap());
+        let (sender, mut results) = tokio::sync::mpsc::unbounded_channel();
+        for (name, fails) in [("kept", false), ("failed", true)] {
+            let sender = sender.clone();
+            store
+                .queue_native_then(
+                    move |connection| {
+                        connection
+                            .execute(
+                                "INSERT INTO leases (name, holder, until_at) VALUES (?1, 'then', 0)",
+                                [name],
+                            )
+                            .map_err(StoreError::from)?;
+                        if fails {
+                            return Err(UnitError::Refused);
+                        }
+                        Ok::<&str, UnitError>(name)
+                    },
+                    move |result| {
+                        let _ = sender.send(result.map_err(|error| format!("{error:?}")));
+                    },
+                )
+                .await;
+        }
+        drop(sender);
+        let mut got = Vec::new();
+        while let Some(result) = results.recv().await {
+            got.push(result);
+        }
+        if !store.native_writes() {
+            assert_eq!(got.len(), 2, "{url}");
+            assert!(
+                got.iter()
+                    .all(|r| r.as_ref().is_err_and(|e| e.contains("native writes"))),
+                "{url}: {got:?}"
+            );
+            continue;
+        }
+        assert_eq!(got.len(), 2, "each callback exactly once: {got:?}");
+        assert_eq!(got[0], Ok("kept"));
+        assert_eq!(got[1], Err("Refused".to_owned()));
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM leases WHERE holder = 'then'")
+                .fetch_all(store.reader())
+                .await
+                .unwrap();
+        assert_eq!(names, ["kept"], "the failed unit's row is rolled back");
+    }
+}

@@ -83,6 +83,13 @@ impl TemplateQueue {
         let count = state.pending.len().min(CLAIM_BATCH_MAX);
         state.pending.drain(..count).collect()
     }
+
+    /// Everything queued, for when no unit will come for it.
+    fn take_all(&self) -> Vec<Pending> {
+        let mut state = self.state();
+        state.units = 0;
+        std::mem::take(&mut state.pending)
+    }
 }
 
 /// Claims `issue` through the template's queue; answers once the batch it
@@ -171,15 +178,6 @@ async fn queue_unit(
             },
         )
         .await;
-}
-
-impl TemplateQueue {
-    /// Everything queued, for when no unit will come for it.
-    fn take_all(&self) -> Vec<Pending> {
-        let mut state = self.state();
-        state.units = 0;
-        std::mem::take(&mut state.pending)
-    }
 }
 
 #[cfg(test)]
